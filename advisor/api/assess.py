@@ -1,0 +1,92 @@
+"""``POST /assess`` and ``GET /assessments/{id}``: the portal's calls."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import Example, Operation, Reference, RequestBody
+from litestar.openapi.spec import OpenAPIMediaType as MediaType
+
+from advisor.api.deps import Services
+from advisor.api.openapi_docs import PROBLEM_RESPONSES
+from advisor.api.problems import invalid_field, problem, split_path
+from advisor.audit.record import Assessment, assessment_from
+from advisor.domain.profile import Profile
+from advisor.store.writer import Draft
+
+REQUESTER_ANONYMOUS = "anonymous"
+_profile_decoder = msgspec.json.Decoder(Profile)
+EXAMPLE_PROFILE = {
+    "organization": {"name": "Acme Health"},
+    "workload": {"daily_tokens": 100000, "volume_certainty": "validation"},
+    "team": {"ml_infra_engineers": 0},
+}
+
+
+@dataclass
+class AssessOperation(Operation):
+    """Documents the body as a Profile: the handler decodes the raw bytes itself, strictly."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="The organisation profile. Unknown fields, wrong types and out-of-range values are "
+            "rejected with 400 naming the field.",
+            content={"application/json": MediaType(
+                schema=Reference("#/components/schemas/Profile"),
+                examples={"validation-stage": Example(summary="A validation-stage start-up", value=EXAMPLE_PROFILE)},
+            )},
+        )
+
+
+def decode_profile(request: Request[object, object, object], body: bytes) -> Profile:
+    """Strict decoding: no type coercion ("100" is not 100), and the error names the field path."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise problem(415, "unsupported-media-type", "Unsupported media type",
+                      "POST /assess takes a JSON body (Content-Type: application/json)")
+    try:
+        return _profile_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        message, path = split_path(str(exc))
+        raise invalid_field(message, path) from None
+    except msgspec.DecodeError as exc:
+        raise problem(400, "malformed-json", "Malformed JSON", str(exc)) from None
+
+
+class AssessController(Controller):
+    tags = ["assessments"]
+
+    @post(
+        "/assess",
+        status_code=201,
+        summary="Assess an organisation profile",
+        description="Fires the decision rules, prices every option, signs and stores the recommendation. "
+        "201 is sent only after the record is durably committed.",
+        response_headers=[ResponseHeader(name="Location", description="URL of the stored assessment",
+                                         documentation_only=True)],
+        responses=PROBLEM_RESPONSES,
+        operation_id="assess",
+        operation_class=AssessOperation,
+    )
+    async def assess(self, request: Request[object, object, object], services: Services) -> Response[Assessment]:
+        profile = decode_profile(request, await request.body())
+        recommendation = services.advisor.assess(profile)
+        record_id = str(uuid.uuid4())
+        appended = await services.writer.append(
+            Draft(id=record_id, requester=REQUESTER_ANONYMOUS, recommendation=recommendation))
+        body = assessment_from(appended.payload, appended.raw, appended.jws, appended.hash)
+        return Response(body, status_code=201, headers={"Location": f"/assessments/{record_id}"})
+
+    @get("/assessments/{record_id:str}", summary="Read a stored assessment", responses=PROBLEM_RESPONSES,
+         operation_id="getAssessment", sync_to_thread=True)
+    def read(self, record_id: str, services: Services) -> Assessment:
+        found = services.repository.get(record_id)
+        if found is None:
+            raise NotFoundException(f"no assessment {record_id}")
+        return found

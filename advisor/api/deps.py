@@ -1,0 +1,23 @@
+"""What the controllers are handed: the wired services of one worker process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from advisor.audit.keyring import KeyRing
+from advisor.service import Advisor
+from advisor.settings import Settings
+from advisor.store.repository import Repository
+from advisor.store.writer import ChainWriter
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    advisor: Advisor
+    engine: Engine
+    repository: Repository
+    writer: ChainWriter
+    keyring: KeyRing

@@ -1,0 +1,101 @@
+"""Operational and reference routes: health, readiness, the rules, the catalogs, the public keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.exceptions import NotFoundException
+from sqlalchemy import text
+
+from advisor.api.deps import Services
+from advisor.api.openapi_docs import READ_RESPONSES
+from advisor.audit.keyring import jwks
+from advisor.costs.catalog import Catalog
+from advisor.domain.facts import FACT_FIELDS
+from advisor.domain.rules import Rule
+from advisor.store.database import current_revision, head_revision
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+class Readiness(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    database: str
+    schema_revision: str | None
+    schema_head: str | None
+
+
+class RulesDocument(msgspec.Struct, frozen=True, kw_only=True):
+    digest: str
+    fact_fields: dict[str, str]
+    rules: tuple[Rule, ...]
+
+
+class CatalogSummary(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    title: str
+    as_of: str
+    preset: bool
+    digest: str
+    default: bool
+
+
+class CatalogDocument(msgspec.Struct, frozen=True, kw_only=True):
+    digest: str
+    catalog: Catalog
+
+
+class MetaController(Controller):
+    tags = ["service"]
+
+    @get("/health", summary="Liveness: the process answers", exclude_from_auth=True, operation_id="health")
+    async def health(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready", summary="Readiness: database reachable and schema at head", exclude_from_auth=True,
+         sync_to_thread=True, operation_id="ready")
+    def ready(self, services: Services) -> Response[Readiness]:
+        head = head_revision()
+        try:
+            with services.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            revision = current_revision(services.engine)
+        except Exception:
+            return Response(Readiness(status="unavailable", database="unreachable", schema_revision=None,
+                                      schema_head=head), status_code=503, headers={"Retry-After": "5"})
+        ok = revision == head
+        return Response(Readiness(status="ready" if ok else "unavailable", database="ok",
+                                  schema_revision=revision, schema_head=head),
+                        status_code=200 if ok else 503)
+
+    @get("/rules", summary="Every rule: id, title, source, condition, effect", tags=["reference"],
+         operation_id="listRules")
+    async def rules(self, services: Services) -> RulesDocument:
+        book = services.advisor.rulebook
+        return RulesDocument(digest=book.digest, rules=book.rules,
+                             fact_fields={k: v.__name__ for k, v in FACT_FIELDS.items()})
+
+    @get("/catalogs", summary="The pricing catalogs", tags=["reference"], operation_id="listCatalogs")
+    async def catalogs(self, services: Services) -> list[CatalogSummary]:
+        adv = services.advisor
+        return [CatalogSummary(id=c.id, title=c.data.catalog.title, as_of=c.data.catalog.as_of,
+                               preset=c.data.catalog.preset, digest=c.digest, default=c.id == adv.default_catalog)
+                for c in adv.catalogs.values()]
+
+    @get("/catalogs/{catalog_id:str}", summary="One pricing catalog with every source", tags=["reference"],
+         responses=READ_RESPONSES, operation_id="getCatalog")
+    async def catalog(self, catalog_id: str, services: Services) -> CatalogDocument:
+        loaded = services.advisor.catalogs.get(catalog_id)
+        if loaded is None:
+            raise NotFoundException(f"no catalog {catalog_id}")
+        return CatalogDocument(digest=loaded.digest, catalog=loaded.data)
+
+    @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
+         exclude_from_auth=True, sync_to_thread=True, operation_id="jwks")
+    def jwks(self, services: Services) -> dict[str, Any]:
+        with services.engine.connect() as conn:
+            return jwks(conn)

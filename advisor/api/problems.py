@@ -1,0 +1,117 @@
+"""Every error is RFC 9457 problem+json with a stable ``type``; no stack trace ever leaves.
+
+Validation messages from msgspec end in "- at `$.a.b`": that path becomes the ``field`` the
+client is told about.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+
+from advisor.service import ProfileError
+from advisor.store.writer import StoreUnavailable
+
+log = logging.getLogger(__name__)
+PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"
+_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details, as this service sends them (documented in OpenAPI)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    instance: str | None = None
+
+
+def problem(status: int, slug: str, title: str, detail: str, *, field: str | None = None,
+            headers: dict[str, str] | None = None) -> ProblemDetailsException:
+    extra: dict[str, Any] = {}
+    if field is not None:
+        extra["field"] = field
+    return ProblemDetailsException(status_code=status, type_=PROBLEM_BASE + slug, title=title, detail=detail,
+                                   extra=extra or None, headers=headers)
+
+
+def split_path(message: str) -> tuple[str, str | None]:
+    match = _PATH.match(message.strip())
+    if match is None:  # pragma: no cover - the pattern matches any string
+        return message, None
+    path = match.group("path")
+    return match.group("message"), (path.lstrip(".") or "$") if path is not None else None
+
+
+def _field_of(message: str, path: str | None) -> str | None:
+    """msgspec names a missing or unknown field only inside its message: append it to the path."""
+    named = re.search(r"(?:missing required field|unknown field) `([^`]+)`", message)
+    if named is None:
+        return path
+    return f"{path}.{named.group(1)}" if path and path != "$" else named.group(1)
+
+
+def invalid_field(message: str, path: str | None) -> ProblemDetailsException:
+    field = _field_of(message, path)
+    where = f" at `{field}`" if field else ""
+    return problem(400, "invalid-field", "Invalid request field", f"{message}{where}", field=field)
+
+
+def from_validation(exc: ValidationException) -> ProblemDetailsException:
+    """Litestar's own validation (query and path parameters) reports the field as ``key``."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    message = str(first.get("message", exc.detail))
+    key = first.get("key")
+    if "malformed" in message.lower():
+        return problem(400, "malformed-json", "Malformed JSON", message)
+    return invalid_field(message, str(key) if key else None)
+
+
+def from_profile_error(exc: ProfileError) -> ProblemDetailsException:
+    return problem(422, "unknown-reference", "Unknown reference in profile", f"{exc.message} at `{exc.field}`",
+                   field=exc.field)
+
+
+def from_store_unavailable(_exc: StoreUnavailable) -> ProblemDetailsException:
+    return problem(503, "store-unavailable", "Storage unavailable",
+                   "The recommendation could not be stored; nothing was saved. Retry later.",
+                   headers={"Retry-After": "2"})
+
+
+_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+          409: "conflict", 413: "body-too-large", 415: "unsupported-media-type", 422: "unprocessable",
+          429: "rate-limited", 503: "unavailable"}
+
+
+def from_http(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    slug = _SLUGS.get(status, "error" if status < 500 else "internal-error")
+    detail = str(exc.detail) if status < 500 else "The server could not complete the request."
+    return problem(status, slug, detail if status < 500 else "Internal error", detail, headers=exc.headers)
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal-error", "Internal error", "The server could not complete the request.") \
+        .to_response(request)
+
+
+def problem_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(ProblemDetailsConfig(
+        enable_for_all_http_exceptions=True,
+        exception_to_problem_detail_map={
+            ValidationException: from_validation,
+            ProfileError: from_profile_error,
+            StoreUnavailable: from_store_unavailable,
+            HTTPException: from_http,
+        },
+    ))

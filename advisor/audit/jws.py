@@ -1,0 +1,60 @@
+"""JWS compact serialisation (RFC 7515) with Ed25519 (RFC 8037).
+
+We emit ``alg: EdDSA`` (what PyJWT, jose and openssl-based tools accept today) and accept
+``Ed25519`` too (RFC 9864's newer name); no other algorithm is ever accepted.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from advisor.audit.keys import SigningKey, b64url, b64url_decode
+
+ACCEPTED_ALGS = frozenset({"EdDSA", "Ed25519"})
+RECORD_TYPE = "advisor-record+jws"
+
+
+def protected_header(kid: str) -> str:
+    header = {"alg": "EdDSA", "kid": kid, "typ": RECORD_TYPE}
+    return b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+
+
+def sign_detached(key: SigningKey, payload: bytes) -> str:
+    """Return ``header..signature``: the compact JWS with its payload detached (RFC 7515 App. F)."""
+    header = protected_header(key.kid)
+    signing_input = f"{header}.{b64url(payload)}".encode("ascii")
+    return f"{header}..{b64url(key.sign(signing_input))}"
+
+
+def attach(detached: str, payload: bytes) -> str:
+    header, _, signature = detached.split(".")
+    return f"{header}.{b64url(payload)}.{signature}"
+
+
+class JwsError(ValueError):
+    pass
+
+
+def verify_detached(detached: str, payload: bytes, keys: dict[str, Ed25519PublicKey]) -> str:
+    """Verify a detached JWS over ``payload``; return the key id, or raise ``JwsError``."""
+    try:
+        header_b64, empty, signature_b64 = detached.split(".")
+        header = json.loads(b64url_decode(header_b64))
+    except ValueError as exc:
+        raise JwsError("malformed JWS") from exc
+    if empty or not isinstance(header, dict):
+        raise JwsError("malformed JWS")
+    if header.get("alg") not in ACCEPTED_ALGS:
+        raise JwsError(f"algorithm {header.get('alg')!r} is not accepted")
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise JwsError(f"unknown key {kid!r}")
+    try:
+        key.verify(b64url_decode(signature_b64), f"{header_b64}.{b64url(payload)}".encode("ascii"))
+    except (InvalidSignature, ValueError) as exc:
+        raise JwsError("bad signature") from exc
+    return str(kid)

@@ -1,0 +1,121 @@
+"""The ``advisor`` command: serve, assess offline, migrate, write the OpenAPI document, audit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from advisor.settings import PROJECT_ROOT, Settings
+
+OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
+
+
+def openapi_document() -> bytes:
+    """The OpenAPI document of the app, as committed under ``openapi/`` (stable key order)."""
+    import tempfile
+
+    from advisor.app import create_app
+
+    with tempfile.TemporaryDirectory() as scratch:  # the app is built, never started: nothing is written
+        app = create_app(Settings(database_url=f"sqlite:///{scratch}/unused.db", keys_dir=Path(scratch)))
+        schema = app.openapi_schema.to_schema()
+        app.state.services.engine.dispose()
+    return msgspec.json.format(msgspec.json.encode(schema, order="sorted"), indent=2) + b"\n"
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from advisor.app import build_services, ensure_signing_key
+    from advisor.store.database import migrate
+
+    migrate(settings)
+    services = build_services(settings)
+    ensure_signing_key(services)
+    services.engine.dispose()
+    print(f"LLM Hosting Advisor on http://{args.host}:{args.port} (docs at /docs), "
+          f"database {settings.database_url}", file=sys.stderr)
+    uvicorn.run("advisor.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.api.problems import split_path
+    from advisor.app import build_advisor
+    from advisor.domain.profile import Profile
+    from advisor.service import ProfileError
+
+    try:
+        profile = msgspec.json.decode(Path(args.profile).read_bytes(), type=Profile)
+        recommendation = build_advisor(settings).assess(profile)
+    except (msgspec.ValidationError, ProfileError) as exc:
+        message, path = split_path(str(exc))
+        print(f"invalid profile: {message}" + (f" at {path}" if path else ""), file=sys.stderr)
+        return 2
+    except (msgspec.DecodeError, OSError) as exc:
+        print(f"cannot read profile: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.write(msgspec.json.format(msgspec.json.encode(recommendation)).decode() + "\n")
+        return 0
+    from advisor.report import render_table
+
+    print(render_table(recommendation))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.store.database import downgrade, migrate
+
+    if args.downgrade:
+        downgrade(settings, args.downgrade)
+    else:
+        migrate(settings, args.revision)
+    print(f"database at {'revision ' + args.downgrade if args.downgrade else args.revision}", file=sys.stderr)
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace, _settings: Settings) -> int:
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(openapi_document())
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="advisor", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate the database and start the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    assess = sub.add_parser("assess", help="evaluate a profile offline, without a database")
+    assess.add_argument("profile", help="path to a profile JSON file")
+    assess.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    assess.set_defaults(func=cmd_assess)
+    migrate = sub.add_parser("migrate", help="upgrade (or downgrade) the database schema")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
+    migrate.set_defaults(func=cmd_migrate)
+    openapi = sub.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("--output", default=str(OPENAPI_PATH))
+    openapi.set_defaults(func=cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except (ValueError, msgspec.ValidationError) as exc:
+        print(f"bad settings: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.func(args, settings)
+    return code

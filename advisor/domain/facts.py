@@ -1,0 +1,76 @@
+"""The flat, typed fact the rules see: one profile, derived fields spelled out.
+
+Rules are written against these names only. Keeping them flat and fully typed is what
+makes the rule engine's silent coercions harmless (see durable-rules notes in the README).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from advisor.domain.profile import Profile
+
+FACT_KIND: Final = "profile"
+
+# name -> python type; the rulebook refuses a condition on any other name or type.
+FACT_FIELDS: Final[dict[str, type]] = {
+    "daily_tokens": int,
+    "output_share": float,
+    "peak_to_average": float,
+    "simple_task_share": float,
+    "capability": str,
+    "latency_p95_ms": int,
+    "volume_certainty": str,
+    "ml_infra_engineers": int,
+    "can_hire": bool,
+    "regime_hipaa": bool,
+    "regime_gdpr": bool,
+    "regime_finance": bool,
+    "regime_government": bool,
+    "air_gapped": bool,
+    "baa_available": bool,
+    "clinical_workflow": bool,
+    "model_audit_required": bool,
+    "residency_required": bool,
+    "managed_residency_available": bool,
+    "modify_weights": bool,
+    "pricing_stability_critical": bool,
+    "gpu_procurement": str,
+    "staffing": str,
+}
+
+
+def profile_fact(profile: Profile, *, managed_residency_available: bool) -> dict[str, Any]:
+    """Flatten a validated profile into the fact asserted into the rule engine.
+
+    ``managed_residency_available`` comes from the pricing catalog (is any managed model of the
+    needed capability processed inside every required region?), computed before the rules run.
+    A null latency is left out: an absent field never matches a comparison.
+    """
+    w, c = profile.workload, profile.compliance
+    fact: dict[str, Any] = {
+        "kind": FACT_KIND,
+        "daily_tokens": w.daily_tokens,
+        "output_share": w.output_share,
+        "peak_to_average": w.peak_to_average,
+        "simple_task_share": w.simple_task_share,
+        "capability": w.capability,
+        "volume_certainty": w.volume_certainty,
+        "ml_infra_engineers": profile.team.ml_infra_engineers,
+        "can_hire": profile.team.can_hire,
+        "air_gapped": c.air_gapped,
+        "baa_available": c.baa_available,
+        "clinical_workflow": c.clinical_workflow,
+        "model_audit_required": c.model_audit_required,
+        "residency_required": bool(c.data_residency),
+        "managed_residency_available": managed_residency_available,
+        "modify_weights": profile.requirements.modify_weights,
+        "pricing_stability_critical": profile.requirements.pricing_stability_critical,
+        "gpu_procurement": profile.infrastructure.gpu_procurement,
+        "staffing": profile.assumptions.staffing,
+    }
+    for regime in ("hipaa", "gdpr", "finance", "government"):
+        fact[f"regime_{regime}"] = regime in c.regimes
+    if w.latency_p95_ms is not None:
+        fact["latency_p95_ms"] = w.latency_p95_ms
+    return fact

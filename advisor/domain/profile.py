@@ -1,0 +1,103 @@
+"""The organisation profile: the fixed request contract of ``POST /assess``.
+
+Validation lives in the types (msgspec constraints) so that a profile that reaches the
+rule engine or the cost model is already typed and in range: durable_rules coerces types
+silently, so nothing untyped may reach it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+Regime = Literal["hipaa", "gdpr", "finance", "government"]
+Capability = Literal["small", "mid", "frontier"]
+VolumeCertainty = Literal["validation", "growing", "steady"]
+GpuProcurement = Literal["none", "cloud_reserved", "on_prem"]
+Staffing = Literal["full", "incremental"]
+OptionName = Literal["managed", "self_hosted", "hybrid"]
+OPTION_NAMES: tuple[OptionName, ...] = ("managed", "self_hosted", "hybrid")
+
+# Bounds that keep every value meaningful and every body small. 10^15 tokens/day is
+# far beyond any real workload yet far inside the 2^53 range of signed JSON integers.
+MAX_DAILY_TOKENS = 10**15
+Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+RegionCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,10}$", description="Region code such as eu or us")]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base for request structs: unknown fields are an error, instances are immutable."""
+
+
+class Organization(_Strict):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    industry: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class Workload(_Strict):
+    daily_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_DAILY_TOKENS)]
+    output_share: Share = 0.25
+    peak_to_average: Annotated[float, msgspec.Meta(ge=1.0, le=1000.0)] = 3.0
+    simple_task_share: Share = 0.0
+    capability: Capability = "mid"
+    latency_p95_ms: Annotated[int, msgspec.Meta(gt=0, le=3_600_000)] | None = None
+    volume_certainty: VolumeCertainty = "steady"
+
+
+class Team(_Strict):
+    ml_infra_engineers: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+    can_hire: bool = False
+
+
+class Compliance(_Strict):
+    regimes: Annotated[tuple[Regime, ...], msgspec.Meta(max_length=4)] = ()
+    air_gapped: bool = False
+    baa_available: bool = False
+    clinical_workflow: bool = False
+    model_audit_required: bool = False
+    data_residency: Annotated[tuple[RegionCode, ...], msgspec.Meta(max_length=32)] = ()
+
+    def __post_init__(self) -> None:
+        # Lists are sets in meaning: duplicates are a caller error, order is normalised so
+        # that the same profile always yields the same stored (and signed) bytes.
+        for name in ("regimes", "data_residency"):
+            values: tuple[str, ...] = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"`{name}` must not contain duplicates")
+            msgspec.structs.force_setattr(self, name, tuple(sorted(values)))
+
+
+class Requirements(_Strict):
+    modify_weights: bool = False
+    pricing_stability_critical: bool = False
+
+
+class Infrastructure(_Strict):
+    gpu_procurement: GpuProcurement = "none"
+
+
+AssumptionKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+
+
+class Assumptions(_Strict):
+    """Caller overrides of the catalog's assumptions; every field is optional."""
+
+    catalog: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
+    staffing: Staffing = "full"
+    utilisation_target: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] | None = None
+    redundancy: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
+    overrides: Annotated[dict[AssumptionKey, Annotated[float, msgspec.Meta(ge=0, le=1e12)]],
+                         msgspec.Meta(max_length=64)] = msgspec.field(default_factory=dict)
+
+
+class Profile(_Strict):
+    """An organisation profile as posted by a portal."""
+
+    organization: Organization
+    workload: Workload
+    team: Team
+    compliance: Compliance = msgspec.field(default_factory=Compliance)
+    requirements: Requirements = msgspec.field(default_factory=Requirements)
+    infrastructure: Infrastructure = msgspec.field(default_factory=Infrastructure)
+    assumptions: Assumptions = msgspec.field(default_factory=Assumptions)

@@ -1,0 +1,95 @@
+"""What the advisor answers: options priced line by line, findings, decision, and versions.
+
+These types are the response contract of ``POST /assess`` and of the signed record, so they
+hold no floats of their own: money is Decimal (encoded as a decimal string) rounded to cents.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from advisor.domain.profile import OptionName, Profile
+from advisor.domain.rules import Category, EffectKind
+
+Strength = Literal["mandatory", "clear", "marginal"]
+
+
+class _Out(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class SourceRef(_Out):
+    """Where a figure comes from: an entry of the catalog named in ``versions`` and its date.
+
+    The entry's full source text is served by ``GET /catalogs/{id}``; ``assumption`` marks an
+    unsourced catalog figure or a caller override, which a reader should check.
+    """
+
+    entry: str
+    as_of: str
+    assumption: bool = False
+
+
+class LineItem(_Out):
+    category: str
+    monthly_usd: Decimal
+    basis: str
+    source: SourceRef
+    inputs: tuple[SourceRef, ...] = ()
+
+
+class OptionAssessment(_Out):
+    eligible: bool
+    excluded_by: tuple[str, ...]
+    monthly_usd: Decimal | None
+    line_items: tuple[LineItem, ...]
+    weeks_to_production: int | None
+    weeks_basis: str
+    configuration: str
+    unavailable_reason: str | None = None
+
+
+class Options(_Out):
+    managed: OptionAssessment
+    self_hosted: OptionAssessment
+    hybrid: OptionAssessment
+
+    def get(self, name: OptionName) -> OptionAssessment:
+        value: OptionAssessment = getattr(self, name)
+        return value
+
+
+class Finding(_Out):
+    rule_id: str
+    title: str
+    category: Category
+    effect: EffectKind
+    options: tuple[OptionName, ...]
+    rationale: str
+    encodes: str
+
+
+class Versions(_Out):
+    advisor: str
+    rules_digest: str
+    catalog_id: str
+    catalog_digest: str
+
+
+class Recommendation(_Out):
+    """The advice itself; equal profiles and versions give equal recommendations."""
+
+    decision: OptionName
+    strength: Strength
+    summary: str
+    profile: Profile
+    options: Options
+    findings: tuple[Finding, ...]
+    break_even_daily_tokens: int | None
+    break_even_basis: str
+    risks: tuple[str, ...]
+    next_steps: tuple[str, ...]
+    versions: Versions

@@ -1,0 +1,107 @@
+"""The rule engine adapter: the only module that imports durable_rules.
+
+durable_rules 2.0.28 has sharp edges that this module contains (see the README):
+- profiles are asserted as *facts* (every matching rule fires), never posted as events;
+- each evaluation gets its own hex session id and its state is deleted in ``finally``;
+- the host's dispatcher and timer threads are never started (they race with evaluations
+  in other threads and can segfault), and evaluations are serialised by a lock;
+- an action error is swallowed by the engine, so it is read back and raised;
+- a nested ``$or`` fires once per matching branch, so fired rule ids are de-duplicated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from durable import engine as _durable
+
+from advisor.domain.facts import FACT_KIND
+from advisor.domain.rules import Clause, Rule, Rulebook
+
+_OPERATORS = {"eq": None, "ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+_ruleset_names = itertools.count(1)
+
+
+class RuleEngineError(RuntimeError):
+    """The engine failed to evaluate a profile; never a caller's fault."""
+
+
+class _QuietHost(_durable.Host):  # type: ignore[misc]
+    """A host that starts no background threads: we use neither timers nor async actions."""
+
+    def _run(self) -> None:
+        return None
+
+
+def _term(name: str, condition: Any) -> dict[str, Any]:
+    if not isinstance(condition, dict):
+        return {name: condition}
+    terms = []
+    for op, value in condition.items():
+        durable_op = _OPERATORS[op]
+        terms.append({name: value} if durable_op is None else {durable_op: {name: value}})
+    return terms[0] if len(terms) == 1 else {"$and": terms}
+
+
+def _all_of(clause: Clause) -> list[dict[str, Any]]:
+    return [_term(name, condition) for name, condition in clause.items()]
+
+
+def to_durable_condition(rule: Rule) -> dict[str, Any]:
+    """Translate a rule's ``when``/``when_any`` into one durable_rules condition.
+
+    Every condition is guarded by ``kind == "profile"`` so that no rule can match the engine's
+    own state fact, and alternatives stay inside a single condition (a top-level ``any``
+    would fire the action once per alternative).
+    """
+    terms: list[dict[str, Any]] = [{"kind": FACT_KIND}, *_all_of(rule.when)]
+    if rule.when_any:
+        alternatives = [{"$and": _all_of(c)} if len(c) > 1 else _all_of(c)[0] for c in rule.when_any]
+        terms.append({"$or": alternatives} if len(alternatives) > 1 else alternatives[0])
+    return {"m": {"$and": terms}}
+
+
+class RuleEngine:
+    """Evaluates profile facts against a rulebook; one instance per worker process."""
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self._rulebook = rulebook
+        self._lock = threading.Lock()
+        self._fired: list[str] = []
+        self._sessions = itertools.count(1)
+        self._name = f"advisor{next(_ruleset_names)}"
+        definition = {
+            f"r{index}": {"all": [to_durable_condition(rule)], "run": self._recorder(rule.id)}
+            for index, rule in enumerate(rulebook.rules)
+        }
+        self._host = _QuietHost()
+        self._host.set_rulesets({self._name: definition})
+
+    def _recorder(self, rule_id: str) -> Callable[[Any], None]:
+        def record(_context: Any) -> None:
+            self._fired.append(rule_id)
+
+        return record
+
+    def evaluate(self, fact: dict[str, Any]) -> frozenset[str]:
+        """Return the ids of every rule the fact satisfies."""
+        with self._lock:
+            sid = format(next(self._sessions), "x")
+            self._fired = []
+            try:
+                state = self._host.assert_fact(self._name, {**fact, "sid": sid})
+            except _durable.MessageNotHandledException:
+                state = None
+            except Exception as exc:  # the C engine raises bare Exceptions
+                raise RuleEngineError(f"rule engine failed: {exc}") from exc
+            finally:
+                try:
+                    self._host.delete_state(self._name, sid)
+                except Exception:  # noqa: S110 - no state was created when nothing matched
+                    pass
+            if isinstance(state, dict) and "exception" in state:
+                raise RuleEngineError(f"a rule action failed: {state['exception']}")
+            return frozenset(self._fired)

@@ -1,0 +1,57 @@
+"""Typed settings, read once from ``ADVISOR_*`` environment variables.
+
+Defaults work with nothing set: a SQLite file and a signing key under ``./var``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+PREFIX = "ADVISOR_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    database_url: str = "sqlite:///var/advisor.db"
+    rules_dir: Path = PROJECT_ROOT / "rules"
+    catalogs_dir: Path = PROJECT_ROOT / "rules" / "catalogs"
+    default_catalog: str = "sourced-2026-11"
+    keys_dir: Path = Path("var/keys")
+    signing_key_file: Path | None = None  # an Ed25519 PEM given by the operator instead of keys_dir
+    log_name: str = "llm-hosting-advisor"
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10_485_760)] = 65_536
+    max_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+    idempotency_ttl_hours: Annotated[int, msgspec.Meta(ge=24)] = 24
+    rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
+    auth_required: bool = True
+    bootstrap_admin_file: Path = Path("var/admin-credential")
+    log_level: str = "INFO"
+    log_bodies: bool = False
+    sqlite_synchronous: str = "FULL"
+    db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``ADVISOR_*`` variables; unknown ``ADVISOR_`` names are an error."""
+        env = os.environ if environ is None else environ
+        fields = set(cls.__struct_fields__)
+        raw: dict[str, str] = {}
+        for key, value in env.items():
+            if not key.startswith(PREFIX):
+                continue
+            name = key.removeprefix(PREFIX).lower()
+            if name not in fields:
+                raise ValueError(f"unknown setting {key}; known: {', '.join(sorted(PREFIX + f.upper() for f in fields))}")
+            raw[name] = value
+        return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
+
+
+def _decode_path(kind: type, value: object) -> object:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError

@@ -1,0 +1,103 @@
+"""Reads of the signed log: one record, filtered pages, the head, and the whole chain in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from sqlalchemy import Engine, Row, select
+
+from advisor.audit.record import Assessment, SignedPayload, assessment_from
+from advisor.store.tables import chain_head, records
+
+_payload_decoder = msgspec.json.Decoder(SignedPayload)
+
+
+class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
+    organization: str | None = None
+    decision: str | None = None
+    strength: str | None = None
+    requester: str | None = None
+    rules_digest: str | None = None
+    created_from: str | None = None  # inclusive, RFC 3339
+    created_to: str | None = None  # exclusive
+
+
+class Summary(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    seq: int
+    created_at: str
+    requester: str
+    organization: str
+    decision: str
+    strength: str
+    rules_digest: str
+    catalog_id: str
+    hash: str
+
+
+def to_assessment(row: Row[Any]) -> Assessment:
+    raw = row.payload.encode("utf-8")
+    return assessment_from(_payload_decoder.decode(raw), raw, row.jws, row.hash)
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, record_id: str, requester: str | None = None) -> Assessment | None:
+        """One record; with ``requester`` set, only if that client created it."""
+        query = select(records.c.payload, records.c.jws, records.c.hash).where(records.c.id == record_id)
+        if requester is not None:
+            query = query.where(records.c.requester == requester)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else to_assessment(row)
+
+    def get_row(self, record_id: str) -> Row[Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(records).where(records.c.id == record_id)).first()
+
+    def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
+        """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
+        c = records.c
+        query = select(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
+                       c.rules_digest, c.catalog_id, c.hash)
+        for column, value in ((c.organization, where.organization), (c.decision, where.decision),
+                              (c.strength, where.strength), (c.requester, where.requester),
+                              (c.rules_digest, where.rules_digest)):
+            if value is not None:
+                query = query.where(column == value)
+        if where.created_from is not None:
+            query = query.where(c.created_at >= where.created_from)
+        if where.created_to is not None:
+            query = query.where(c.created_at < where.created_to)
+        if before_seq is not None:
+            query = query.where(c.seq < before_seq)
+        query = query.order_by(c.seq.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [Summary(**row._asdict()) for row in conn.execute(query)]
+
+    def head(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)).one()
+        return int(row.seq), str(row.hash)
+
+    def count(self) -> int:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(records)).scalar_one())
+
+    def iter_rows(self, batch: int = 2000) -> Iterator[Row[Any]]:
+        """Every record in seq order, in bounded memory (keyset batches)."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(records).where(records.c.seq > last)
+                                    .order_by(records.c.seq).limit(batch)).all()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].seq

@@ -11,6 +11,7 @@ durable_rules 2.0.28 has sharp edges that this module contains (see the README):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -98,10 +99,9 @@ class RuleEngine:
             except Exception as exc:  # the C engine raises bare Exceptions
                 raise RuleEngineError(f"rule engine failed: {exc}") from exc
             finally:
-                try:
+                # Deleting a state that was never created raises (engine error 309); nothing to clean then.
+                with contextlib.suppress(Exception):
                     self._host.delete_state(self._name, sid)
-                except Exception:  # noqa: S110 - no state was created when nothing matched
-                    pass
             if isinstance(state, dict) and "exception" in state:
                 raise RuleEngineError(f"a rule action failed: {state['exception']}")
             return frozenset(self._fired)

@@ -46,7 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 continue
             name = key.removeprefix(PREFIX).lower()
             if name not in fields:
-                raise ValueError(f"unknown setting {key}; known: {', '.join(sorted(PREFIX + f.upper() for f in fields))}")
+                known = ", ".join(sorted(PREFIX + f.upper() for f in fields))
+                raise ValueError(f"unknown setting {key}; known: {known}")
             raw[name] = value
         return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
 

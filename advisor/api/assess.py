@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -11,8 +12,9 @@ from litestar.datastructures import ResponseHeader
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example, Operation, Reference, RequestBody
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
+from litestar.params import FromPath
 
-from advisor.api.deps import Services
+from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.audit.record import Assessment, assessment_from
@@ -44,7 +46,7 @@ class AssessOperation(Operation):
         )
 
 
-def decode_profile(request: Request[object, object, object], body: bytes) -> Profile:
+def decode_profile(request: Request[Any, Any, Any], body: bytes) -> Profile:
     """Strict decoding: no type coercion ("100" is not 100), and the error names the field path."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
@@ -74,7 +76,7 @@ class AssessController(Controller):
         operation_id="assess",
         operation_class=AssessOperation,
     )
-    async def assess(self, request: Request[object, object, object], services: Services) -> Response[Assessment]:
+    async def assess(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Assessment]:
         profile = decode_profile(request, await request.body())
         recommendation = services.advisor.assess(profile)
         record_id = str(uuid.uuid4())
@@ -85,7 +87,7 @@ class AssessController(Controller):
 
     @get("/assessments/{record_id:str}", summary="Read a stored assessment", responses=PROBLEM_RESPONSES,
          operation_id="getAssessment", sync_to_thread=True)
-    def read(self, record_id: str, services: Services) -> Assessment:
+    def read(self, record_id: FromPath[str], services: ServicesDep) -> Assessment:
         found = services.repository.get(record_id)
         if found is None:
             raise NotFoundException(f"no assessment {record_id}")

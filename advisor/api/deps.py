@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litestar.di import NamedDependency
 from sqlalchemy import Engine
 
 from advisor.audit.keyring import KeyRing
@@ -21,3 +22,6 @@ class Services:
     repository: Repository
     writer: ChainWriter
     keyring: KeyRing
+
+
+ServicesDep = NamedDependency[Services]

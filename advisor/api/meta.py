@@ -7,9 +7,10 @@ from typing import Any
 import msgspec
 from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from sqlalchemy import text
 
-from advisor.api.deps import Services
+from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import READ_RESPONSES
 from advisor.audit.keyring import jwks
 from advisor.costs.catalog import Catalog
@@ -58,7 +59,7 @@ class MetaController(Controller):
 
     @get("/ready", summary="Readiness: database reachable and schema at head", exclude_from_auth=True,
          sync_to_thread=True, operation_id="ready")
-    def ready(self, services: Services) -> Response[Readiness]:
+    def ready(self, services: ServicesDep) -> Response[Readiness]:
         head = head_revision()
         try:
             with services.engine.connect() as conn:
@@ -74,13 +75,13 @@ class MetaController(Controller):
 
     @get("/rules", summary="Every rule: id, title, source, condition, effect", tags=["reference"],
          operation_id="listRules")
-    async def rules(self, services: Services) -> RulesDocument:
+    async def rules(self, services: ServicesDep) -> RulesDocument:
         book = services.advisor.rulebook
         return RulesDocument(digest=book.digest, rules=book.rules,
                              fact_fields={k: v.__name__ for k, v in FACT_FIELDS.items()})
 
     @get("/catalogs", summary="The pricing catalogs", tags=["reference"], operation_id="listCatalogs")
-    async def catalogs(self, services: Services) -> list[CatalogSummary]:
+    async def catalogs(self, services: ServicesDep) -> list[CatalogSummary]:
         adv = services.advisor
         return [CatalogSummary(id=c.id, title=c.data.catalog.title, as_of=c.data.catalog.as_of,
                                preset=c.data.catalog.preset, digest=c.digest, default=c.id == adv.default_catalog)
@@ -88,7 +89,7 @@ class MetaController(Controller):
 
     @get("/catalogs/{catalog_id:str}", summary="One pricing catalog with every source", tags=["reference"],
          responses=READ_RESPONSES, operation_id="getCatalog")
-    async def catalog(self, catalog_id: str, services: Services) -> CatalogDocument:
+    async def catalog(self, catalog_id: FromPath[str], services: ServicesDep) -> CatalogDocument:
         loaded = services.advisor.catalogs.get(catalog_id)
         if loaded is None:
             raise NotFoundException(f"no catalog {catalog_id}")
@@ -96,6 +97,6 @@ class MetaController(Controller):
 
     @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
          exclude_from_auth=True, sync_to_thread=True, operation_id="jwks")
-    def jwks(self, services: Services) -> dict[str, Any]:
+    def jwks(self, services: ServicesDep) -> dict[str, Any]:
         with services.engine.connect() as conn:
             return jwks(conn)

@@ -22,7 +22,7 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < _SAFE_INTEGRAL:
             return int(value)
-        if abs(value) >= 1e21 or (value != 0 and abs(value) < 1e-6):
+        if value.is_integer() or "e" in repr(value):  # ECMAScript spells these differently
             return msgspec.Raw(rfc8785.dumps(value))
         return value
     if isinstance(value, dict):

@@ -27,13 +27,14 @@ class _Data(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            if isinstance(value, Decimal):
-                if not value.is_finite() or value < 0 or (name in _POSITIVE and value == 0):
-                    bound = "> 0" if name in _POSITIVE else ">= 0"
-                    raise ValueError(f"`{name}` must be a finite number {bound}, got {value}")
+            if isinstance(value, Decimal) and (
+                not value.is_finite() or value < 0 or (name in _POSITIVE and value == 0)
+            ):
+                bound = "> 0" if name in _POSITIVE else ">= 0"
+                raise ValueError(f"`{name}` must be a finite number {bound}, got {value}")
 
 
-class CatalogMeta(_Data):
+class CatalogMeta(_Data, frozen=True):
     id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
     title: str
     description: str
@@ -44,7 +45,7 @@ class CatalogMeta(_Data):
     days_per_month: Positive = Decimal(30)
 
 
-class ManagedModel(_Data):
+class ManagedModel(_Data, frozen=True):
     """A managed API model; prices are per 1M tokens."""
 
     id: str
@@ -61,7 +62,7 @@ class ManagedModel(_Data):
     notes: str = ""
 
 
-class GpuInstance(_Data):
+class GpuInstance(_Data, frozen=True):
     id: str
     gpu: str
     gpus: Annotated[int, msgspec.Meta(ge=1)]
@@ -74,7 +75,7 @@ class GpuInstance(_Data):
     notes: str = ""
 
 
-class Deployment(_Data):
+class Deployment(_Data, frozen=True):
     """One self-hosted serving configuration: an open model on an instance at a measured rate."""
 
     id: str
@@ -91,7 +92,7 @@ class Deployment(_Data):
     notes: str = ""
 
 
-class Assumption(_Data):
+class Assumption(_Data, frozen=True):
     """A figure the model needs; sourced where a source exists, otherwise marked unsourced."""
 
     id: str
@@ -104,7 +105,7 @@ class Assumption(_Data):
     notes: str = ""
 
 
-class Catalog(_Data):
+class Catalog(_Data, frozen=True):
     catalog: CatalogMeta
     managed_models: tuple[ManagedModel, ...]
     gpu_instances: tuple[GpuInstance, ...]

@@ -30,7 +30,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     strength: Strength
     reason: str
     eligible: tuple[OptionName, ...]
-    excluded_by: dict[str, tuple[str, ...]]
+    excluded_by: dict[OptionName, tuple[str, ...]]
 
 
 def exclusions(fired: Sequence[Rule]) -> dict[OptionName, tuple[str, ...]]:
@@ -65,14 +65,15 @@ def decide(fired: Sequence[Rule], monthly: Mapping[OptionName, Decimal | None]) 
                         excluded_by=excluded_by)
     for rule in fired:
         if rule.effect == "prefer" and rule.decisive:
-            chosen = next((o for o in rule.options if o in eligible), None)
-            if chosen is not None:
-                return Decision(option=chosen, strength="clear", reason=f"{rule.id}: {rule.title}",
+            preferred = next((o for o in rule.options if o in eligible), None)
+            if preferred is not None:
+                return Decision(option=preferred, strength="clear", reason=f"{rule.id}: {rule.title}",
                                 eligible=eligible, excluded_by=excluded_by)
-    ranked = sorted(eligible, key=lambda o: (monthly[o], OPTION_NAMES.index(o)))
+    ranked: list[OptionName] = sorted(eligible, key=lambda o: (monthly[o] or Decimal(0), OPTION_NAMES.index(o)))
     best, runner_up = ranked[0], ranked[1]
     best_cost, runner_cost = monthly[best], monthly[runner_up]
-    assert best_cost is not None and runner_cost is not None
+    assert best_cost is not None
+    assert runner_cost is not None
     if runner_cost - best_cost > MARGINAL_SHARE * best_cost:
         return Decision(option=best, strength="clear", reason="lowest monthly TCO by more than 10%",
                         eligible=eligible, excluded_by=excluded_by)

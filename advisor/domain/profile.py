@@ -30,12 +30,12 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     """Base for request structs: unknown fields are an error, instances are immutable."""
 
 
-class Organization(_Strict):
+class Organization(_Strict, frozen=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     industry: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
-class Workload(_Strict):
+class Workload(_Strict, frozen=True):
     daily_tokens: Annotated[int, msgspec.Meta(ge=0, le=MAX_DAILY_TOKENS)]
     output_share: Share = 0.25
     peak_to_average: Annotated[float, msgspec.Meta(ge=1.0, le=1000.0)] = 3.0
@@ -45,12 +45,12 @@ class Workload(_Strict):
     volume_certainty: VolumeCertainty = "steady"
 
 
-class Team(_Strict):
+class Team(_Strict, frozen=True):
     ml_infra_engineers: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
     can_hire: bool = False
 
 
-class Compliance(_Strict):
+class Compliance(_Strict, frozen=True):
     regimes: Annotated[tuple[Regime, ...], msgspec.Meta(max_length=4)] = ()
     air_gapped: bool = False
     baa_available: bool = False
@@ -68,19 +68,19 @@ class Compliance(_Strict):
             msgspec.structs.force_setattr(self, name, tuple(sorted(values)))
 
 
-class Requirements(_Strict):
+class Requirements(_Strict, frozen=True):
     modify_weights: bool = False
     pricing_stability_critical: bool = False
 
 
-class Infrastructure(_Strict):
+class Infrastructure(_Strict, frozen=True):
     gpu_procurement: GpuProcurement = "none"
 
 
 AssumptionKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
 
 
-class Assumptions(_Strict):
+class Assumptions(_Strict, frozen=True):
     """Caller overrides of the catalog's assumptions; every field is optional."""
 
     catalog: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
@@ -91,7 +91,7 @@ class Assumptions(_Strict):
                          msgspec.Meta(max_length=64)] = msgspec.field(default_factory=dict)
 
 
-class Profile(_Strict):
+class Profile(_Strict, frozen=True):
     """An organisation profile as posted by a portal."""
 
     organization: Organization

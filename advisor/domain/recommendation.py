@@ -21,7 +21,7 @@ class _Out(msgspec.Struct, frozen=True, kw_only=True):
     pass
 
 
-class SourceRef(_Out):
+class SourceRef(_Out, frozen=True):
     """Where a figure comes from: an entry of the catalog named in ``versions`` and its date.
 
     The entry's full source text is served by ``GET /catalogs/{id}``; ``assumption`` marks an
@@ -33,7 +33,7 @@ class SourceRef(_Out):
     assumption: bool = False
 
 
-class LineItem(_Out):
+class LineItem(_Out, frozen=True):
     category: str
     monthly_usd: Decimal
     basis: str
@@ -41,7 +41,7 @@ class LineItem(_Out):
     inputs: tuple[SourceRef, ...] = ()
 
 
-class OptionAssessment(_Out):
+class OptionAssessment(_Out, frozen=True):
     eligible: bool
     excluded_by: tuple[str, ...]
     monthly_usd: Decimal | None
@@ -52,7 +52,7 @@ class OptionAssessment(_Out):
     unavailable_reason: str | None = None
 
 
-class Options(_Out):
+class Options(_Out, frozen=True):
     managed: OptionAssessment
     self_hosted: OptionAssessment
     hybrid: OptionAssessment
@@ -62,7 +62,7 @@ class Options(_Out):
         return value
 
 
-class Finding(_Out):
+class Finding(_Out, frozen=True):
     rule_id: str
     title: str
     category: Category
@@ -72,14 +72,14 @@ class Finding(_Out):
     encodes: str
 
 
-class Versions(_Out):
+class Versions(_Out, frozen=True):
     advisor: str
     rules_digest: str
     catalog_id: str
     catalog_digest: str
 
 
-class Recommendation(_Out):
+class Recommendation(_Out, frozen=True):
     """The advice itself; equal profiles and versions give equal recommendations."""
 
     decision: OptionName

@@ -37,7 +37,8 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
-def to_assessment(row: Row[Any]) -> Assessment:
+def to_assessment(row: Any) -> Assessment:
+    """A row with ``payload``, ``jws`` and ``hash`` columns, as served."""
     raw = row.payload.encode("utf-8")
     return assessment_from(_payload_decoder.decode(raw), raw, row.jws, row.hash)
 

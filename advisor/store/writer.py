@@ -34,7 +34,7 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     requester: str
     recommendation: Recommendation
     # Extra rows written in the same transaction (e.g. the idempotency record), given the result.
-    extra: Callable[[Connection, Appended], None] | None = None
+    also_write: Callable[[Connection, Appended], None] | None = None
 
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,8 +90,8 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
     conn.execute(insert(records), rows)
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     for draft, result in zip(drafts, appended, strict=True):
-        if draft.extra is not None:
-            draft.extra(conn, result)
+        if draft.also_write is not None:
+            draft.also_write(conn, result)
     return appended
 
 

@@ -1,0 +1,70 @@
+"""The durable_rules adapter: facts, not events; state cleaned up; errors surfaced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from advisor.domain.facts import FACT_KIND
+from advisor.domain.rules import Rule, Rulebook
+from advisor.engine import RuleEngine, RuleEngineError, to_durable_condition
+
+
+def rule(rule_id: str, **kwargs: Any) -> Rule:
+    return Rule(id=rule_id, title="t", category="checklist", encodes="e", quote="q", rationale="r",
+                effect="info", **kwargs)
+
+
+def fact(**fields: Any) -> dict[str, Any]:
+    return {"kind": FACT_KIND, **fields}
+
+
+def test_every_matching_rule_fires_not_just_the_first() -> None:
+    engine = RuleEngine(Rulebook(rules=(rule("TST-A", when={"air_gapped": True}),
+                                        rule("TST-B", when={"air_gapped": True}),
+                                        rule("TST-C", when={"air_gapped": False})), digest="x"))
+    assert engine.evaluate(fact(air_gapped=True)) == {"TST-A", "TST-B"}
+
+
+def test_alternatives_fire_a_rule_once() -> None:
+    engine = RuleEngine(Rulebook(rules=(rule("TST-OR", when_any=({"a": True}, {"b": True})),), digest="x"))
+    assert engine.evaluate(fact(a=True, b=True)) == {"TST-OR"}
+    assert engine.evaluate(fact(a=False, b=False)) == frozenset()
+
+
+def test_comparisons_and_absent_fields() -> None:
+    engine = RuleEngine(Rulebook(rules=(rule("TST-LT", when={"latency_p95_ms": {"lt": 50}}),
+                                        rule("TST-RANGE", when={"daily_tokens": {"gt": 10, "lte": 20}})),
+                                 digest="x"))
+    assert engine.evaluate(fact(latency_p95_ms=49, daily_tokens=20)) == {"TST-LT", "TST-RANGE"}
+    assert engine.evaluate(fact(daily_tokens=21)) == frozenset()  # no latency field: never matches
+
+
+def test_states_are_deleted_so_thousands_of_evaluations_fit() -> None:
+    # The engine holds at most 1024 live states per ruleset; leaking them fails on the 1025th.
+    engine = RuleEngine(Rulebook(rules=(rule("TST-A", when={"a": True}),), digest="x"))
+    for i in range(1500):
+        assert engine.evaluate(fact(a=True, n=i)) == {"TST-A"}
+
+
+class BrokenActions(RuleEngine):
+    """An engine whose rule actions raise, as a bug in an action would."""
+
+    def _recorder(self, rule_id: str) -> Callable[[Any], None]:
+        def boom(_context: Any) -> None:
+            raise ValueError(f"boom in {rule_id}")
+
+        return boom
+
+
+def test_a_failing_action_is_raised_not_swallowed() -> None:
+    engine = BrokenActions(Rulebook(rules=(rule("TST-A", when={"a": True}),), digest="x"))
+    with pytest.raises(RuleEngineError, match="boom in TST-A"):
+        engine.evaluate(fact(a=True))
+
+
+def test_conditions_are_guarded_by_kind() -> None:
+    condition = to_durable_condition(rule("TST-NE", when={"gpu_procurement": {"ne": "on_prem"}}))
+    assert condition == {"m": {"$and": [{"kind": FACT_KIND}, {"$neq": {"gpu_procurement": "on_prem"}}]}}

@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, Contact
+from litestar.openapi.spec import Components, Contact, SecurityScheme
+from litestar.types import Middleware
 
 from advisor import __version__
 from advisor.api.assess import AssessController
+from advisor.api.audit import AuditController
+from advisor.api.clients import ClientsController
 from advisor.api.deps import Services
 from advisor.api.meta import MetaController
+from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
+from advisor.api.strict_json import screen_request
 from advisor.audit.keyring import KeyRing
+from advisor.auth.clients import ClientStore
+from advisor.auth.middleware import (
+    BEARER_SCHEME,
+    PUBLIC_OPT,
+    ApiKeyAuthenticationMiddleware,
+    rate_limit_config,
+    role_guard,
+)
 from advisor.costs.catalog import load_catalogs
 from advisor.engine import RuleEngine
+from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.rulebook import load_rulebook
 from advisor.service import Advisor
 from advisor.settings import Settings
@@ -65,7 +80,12 @@ def openapi_config() -> OpenAPIConfig:
         contact=Contact(name="LLM Hosting Advisor team"),
         path="/docs",
         render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        components=Components(),
+        # The documents and UIs are public; everything else needs the bearer API key unless it says otherwise.
+        openapi_router=Router("/docs", route_handlers=[], include_in_schema=False, opt={PUBLIC_OPT: True}),
+        components=Components(security_schemes={BEARER_SCHEME: SecurityScheme(
+            type="http", scheme="bearer", description="An API key issued per client (`advisor clients create`), "
+            "sent as `Authorization: Bearer <key>`.")}),
+        security=[{BEARER_SCHEME: []}],
         use_handler_docstrings=False,
     )
 
@@ -75,16 +95,33 @@ def create_app(settings: Settings | None = None) -> Litestar:
     services = build_services(settings)
 
     def on_startup() -> None:
+        try:
+            ensure_signing_key(services)
+        except Exception as exc:  # e.g. schema not migrated yet: /ready reports it, appends answer 503
+            log.warning("no signing key registered at start-up: %s", type(exc).__name__)
         services.writer.start()
 
     def on_shutdown() -> None:
         services.writer.stop()
         services.engine.dispose()
 
+    if not settings.auth_required:
+        log.warning("ADVISOR_AUTH_REQUIRED=false: requests without a key are served as an anonymous assessor, "
+                    "reviewer and auditor")
+    # Outermost first: request id, then authentication (401), then the per-client rate limit (429).
+    middleware: list[Middleware] = [RequestContextMiddleware, DefineMiddleware(
+        ApiKeyAuthenticationMiddleware, store=ClientStore(services.engine), auth_required=settings.auth_required)]
+    if settings.rate_limit_per_minute > 0:
+        middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
-        route_handlers=[AssessController, MetaController],
+        route_handlers=[AssessController, AuditController, ClientsController, MetaController],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
-        plugins=[problem_plugin()],
+        middleware=middleware,
+        guards=[role_guard],
+        before_request=screen_request,
+        before_send=[stamp_response],
+        logging_config=None,  # logging is configured by `advisor serve` (JSON lines), not by Litestar
+        plugins=[problem_plugin(), StrictStructSchemaPlugin()],
         exception_handlers={Exception: internal_error},
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import msgspec
 
+from advisor.audit_cli import add_audit_commands
+from advisor.auth.cli import add_client_commands
 from advisor.settings import PROJECT_ROOT, Settings
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -28,19 +30,28 @@ def openapi_document() -> bytes:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging.config
+
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from advisor.app import build_services, ensure_signing_key
+    from advisor.auth.bootstrap import prepare_access
+    from advisor.logs import uvicorn_log_config
     from advisor.store.database import migrate
 
+    log_config = uvicorn_log_config(settings.log_level)
+    logging.config.dictConfig(log_config)
     migrate(settings)
     services = build_services(settings)
     ensure_signing_key(services)
+    prepare_access(services.engine, services.writer.sqlite, settings.bootstrap_admin_file,
+                   settings.idempotency_ttl_hours)  # first start: an admin key, written to a 0600 file only
     services.engine.dispose()
-    print(f"LLM Hosting Advisor on http://{args.host}:{args.port} (docs at /docs), "
-          f"database {settings.database_url}", file=sys.stderr)
+    logging.getLogger("advisor").info("LLM Hosting Advisor on http://%s:%s (docs at /docs), database %s", args.host,
+                                      args.port, make_url(settings.database_url).render_as_string(hide_password=True))
     uvicorn.run("advisor.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=settings.log_level.lower(), access_log=False)
+                log_level=settings.log_level.lower(), access_log=False, log_config=log_config)
     return 0
 
 
@@ -107,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(OPENAPI_PATH))
     openapi.set_defaults(func=cmd_openapi)
+    add_audit_commands(sub)  # verify, export, checkpoint, keys rotate
+    add_client_commands(sub)  # clients create|list|revoke
     return parser
 
 

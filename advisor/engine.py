@@ -74,12 +74,18 @@ class RuleEngine:
         self._fired: list[str] = []
         self._sessions = itertools.count(1)
         self._name = f"advisor{next(_ruleset_names)}"
+        # A rule without conditions fires for every profile: the engine has nothing to decide for it,
+        # and each action it runs costs about 10 us of Python bookkeeping, so it is not registered.
+        self._always = frozenset(r.id for r in rulebook.rules if not r.when and not r.when_any)
         definition = {
             f"r{index}": {"all": [to_durable_condition(rule)], "run": self._recorder(rule.id)}
             for index, rule in enumerate(rulebook.rules)
+            if rule.id not in self._always
         }
         self._host = _QuietHost()
-        self._host.set_rulesets({self._name: definition})
+        self._conditional = bool(definition)
+        if self._conditional:
+            self._host.set_rulesets({self._name: definition})
 
     def _recorder(self, rule_id: str) -> Callable[[Any], None]:
         def record(_context: Any) -> None:
@@ -89,6 +95,8 @@ class RuleEngine:
 
     def evaluate(self, fact: dict[str, Any]) -> frozenset[str]:
         """Return the ids of every rule the fact satisfies."""
+        if not self._conditional:
+            return self._always
         with self._lock:
             sid = format(next(self._sessions), "x")
             self._fired = []
@@ -104,4 +112,4 @@ class RuleEngine:
                     self._host.delete_state(self._name, sid)
             if isinstance(state, dict) and "exception" in state:
                 raise RuleEngineError(f"a rule action failed: {state['exception']}")
-            return frozenset(self._fired)
+            return self._always.union(self._fired)

@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10_485_760)] = 65_536
     max_batch: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
     idempotency_ttl_hours: Annotated[int, msgspec.Meta(ge=24)] = 24
+    # How long a claimed Idempotency-Key waits for its request (its process may have died) before a retry takes it.
+    idempotency_lease_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 60
     rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
     auth_required: bool = True
     bootstrap_admin_file: Path = Path("var/admin-credential")

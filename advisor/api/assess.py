@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,13 +16,16 @@ from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.params import FromPath
 
 from advisor.api.deps import ServicesDep
-from advisor.api.openapi_docs import PROBLEM_RESPONSES
+from advisor.api.idempotency import AlsoWrite, IdempotencyKey, assess_idempotently
+from advisor.api.openapi_docs import ASSESS_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
+from advisor.api.strict_json import exact_integers
 from advisor.audit.record import Assessment, assessment_from
+from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
-from advisor.store.writer import Draft
+from advisor.store.writer import Appended, Draft
 
-REQUESTER_ANONYMOUS = "anonymous"
+log = logging.getLogger(__name__)
 _profile_decoder = msgspec.json.Decoder(Profile)
 EXAMPLE_PROFILE = {
     "organization": {"name": "Acme Health"},
@@ -53,12 +57,20 @@ def decode_profile(request: Request[Any, Any, Any], body: bytes) -> Profile:
         raise problem(415, "unsupported-media-type", "Unsupported media type",
                       "POST /assess takes a JSON body (Content-Type: application/json)")
     try:
-        return _profile_decoder.decode(body)
+        try:
+            return _profile_decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            if "got `float`" not in str(exc):
+                raise
+            # 1000.0 is the integer 1000 in JSON (and JSON Schema): decode again with exact floats as ints.
+            return msgspec.convert(exact_integers(msgspec.json.decode(body)), Profile, strict=True)
     except msgspec.ValidationError as exc:
         message, path = split_path(str(exc))
         raise invalid_field(message, path) from None
     except msgspec.DecodeError as exc:
         raise problem(400, "malformed-json", "Malformed JSON", str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise problem(400, "malformed-json", "Malformed JSON", f"The body is not valid UTF-8: {exc.reason}") from None
 
 
 class AssessController(Controller):
@@ -72,23 +84,38 @@ class AssessController(Controller):
         "201 is sent only after the record is durably committed.",
         response_headers=[ResponseHeader(name="Location", description="URL of the stored assessment",
                                          documentation_only=True)],
-        responses=PROBLEM_RESPONSES,
+        responses=ASSESS_RESPONSES,
         operation_id="assess",
         operation_class=AssessOperation,
+        opt=allow(ASSESS),
     )
-    async def assess(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Assessment]:
-        profile = decode_profile(request, await request.body())
-        recommendation = services.advisor.assess(profile)
+    async def assess(self, request: Request[Any, Any, Any], services: ServicesDep,
+                     idempotency_key: IdempotencyKey = None) -> Response[Assessment]:
+        raw = await request.body()
+        profile = decode_profile(request, raw)
+        if services.settings.log_bodies:  # off by default: profiles describe an organisation
+            log.info("profile received", extra={"body": raw.decode("utf-8", "replace")})
+        requester = principal_of(request).client_id  # inside the signed record
+
+        async def append(record_id: str, also_write: AlsoWrite | None = None) -> Appended:
+            recommendation = services.advisor.assess(profile)
+            return await services.writer.append(
+                Draft.new(id=record_id, requester=requester, recommendation=recommendation, also_write=also_write))
+
+        if idempotency_key is not None:
+            return await assess_idempotently(services, requester, idempotency_key, raw, append)
         record_id = str(uuid.uuid4())
-        appended = await services.writer.append(
-            Draft(id=record_id, requester=REQUESTER_ANONYMOUS, recommendation=recommendation))
+        appended = await append(record_id)
         body = assessment_from(appended.payload, appended.raw, appended.jws, appended.hash)
         return Response(body, status_code=201, headers={"Location": f"/assessments/{record_id}"})
 
     @get("/assessments/{record_id:str}", summary="Read a stored assessment", responses=PROBLEM_RESPONSES,
-         operation_id="getAssessment", sync_to_thread=True)
-    def read(self, record_id: FromPath[str], services: ServicesDep) -> Assessment:
-        found = services.repository.get(record_id)
+         description="Assessors read the assessments they created (another client's is 404, as if it did not "
+         "exist); reviewers and auditors read all.",
+         operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
+    def read(self, record_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep) -> Assessment:
+        principal = principal_of(request)
+        found = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
         if found is None:
             raise NotFoundException(f"no assessment {record_id}")
         return found

@@ -11,8 +11,9 @@ from litestar.params import FromPath
 from sqlalchemy import text
 
 from advisor.api.deps import ServicesDep
-from advisor.api.openapi_docs import READ_RESPONSES
+from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.audit.keyring import jwks
+from advisor.auth.middleware import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
 from advisor.domain.rules import Rule
@@ -53,12 +54,13 @@ class CatalogDocument(msgspec.Struct, frozen=True, kw_only=True):
 class MetaController(Controller):
     tags = ["service"]
 
-    @get("/health", summary="Liveness: the process answers", exclude_from_auth=True, operation_id="health")
+    @get("/health", summary="Liveness: the process answers", exclude_from_auth=True, security=PUBLIC_SECURITY,
+         operation_id="health")
     async def health(self) -> Health:
         return Health(status="ok")
 
     @get("/ready", summary="Readiness: database reachable and schema at head", exclude_from_auth=True,
-         sync_to_thread=True, operation_id="ready")
+         security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="ready")
     def ready(self, services: ServicesDep) -> Response[Readiness]:
         head = head_revision()
         try:
@@ -74,13 +76,14 @@ class MetaController(Controller):
                         status_code=200 if ok else 503)
 
     @get("/rules", summary="Every rule: id, title, source, condition, effect", tags=["reference"],
-         operation_id="listRules")
+         operation_id="listRules", opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
     async def rules(self, services: ServicesDep) -> RulesDocument:
         book = services.advisor.rulebook
         return RulesDocument(digest=book.digest, rules=book.rules,
                              fact_fields={k: v.__name__ for k, v in FACT_FIELDS.items()})
 
-    @get("/catalogs", summary="The pricing catalogs", tags=["reference"], operation_id="listCatalogs")
+    @get("/catalogs", summary="The pricing catalogs", tags=["reference"], operation_id="listCatalogs",
+         opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
     async def catalogs(self, services: ServicesDep) -> list[CatalogSummary]:
         adv = services.advisor
         return [CatalogSummary(id=c.id, title=c.data.catalog.title, as_of=c.data.catalog.as_of,
@@ -88,7 +91,7 @@ class MetaController(Controller):
                 for c in adv.catalogs.values()]
 
     @get("/catalogs/{catalog_id:str}", summary="One pricing catalog with every source", tags=["reference"],
-         responses=READ_RESPONSES, operation_id="getCatalog")
+         responses=READ_RESPONSES, operation_id="getCatalog", opt=allow(ANY_ROLE))
     async def catalog(self, catalog_id: FromPath[str], services: ServicesDep) -> CatalogDocument:
         loaded = services.advisor.catalogs.get(catalog_id)
         if loaded is None:
@@ -96,7 +99,7 @@ class MetaController(Controller):
         return CatalogDocument(digest=loaded.digest, catalog=loaded.data)
 
     @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
-         exclude_from_auth=True, sync_to_thread=True, operation_id="jwks")
+         exclude_from_auth=True, security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="jwks")
     def jwks(self, services: ServicesDep) -> dict[str, Any]:
         with services.engine.connect() as conn:
             return jwks(conn)

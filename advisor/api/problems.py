@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -18,13 +19,15 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.service import ProfileError
-from advisor.store.writer import StoreUnavailable
+from advisor.store.writer import CommitUnknown, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"
-_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_PATH = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`)?$", re.S)
 
 
 class Problem(msgspec.Struct, kw_only=True):
@@ -75,6 +78,8 @@ def from_validation(exc: ValidationException) -> ProblemDetailsException:
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     message = str(first.get("message", exc.detail))
     key = first.get("key")
+    if key and first.get("source") == "header":  # name the header as sent, not the handler's parameter
+        key = str(key).replace("_", "-").title()
     if "malformed" in message.lower():
         return problem(400, "malformed-json", "Malformed JSON", message)
     return invalid_field(message, str(key) if key else None)
@@ -85,10 +90,36 @@ def from_profile_error(exc: ProfileError) -> ProblemDetailsException:
                    field=exc.field)
 
 
-def from_store_unavailable(_exc: StoreUnavailable) -> ProblemDetailsException:
+RETRY_AFTER = {"Retry-After": "2"}
+
+
+def from_store_unavailable(exc: StoreUnavailable) -> ProblemDetailsException:
+    if isinstance(exc, CommitUnknown):
+        return problem(503, "store-unavailable", "Storage unavailable",
+                       "The database connection failed while committing, so the recommendation may or may not "
+                       "be stored. Retry with the same Idempotency-Key: the retry replays it if it was stored.",
+                       headers=RETRY_AFTER)
     return problem(503, "store-unavailable", "Storage unavailable",
-                   "The recommendation could not be stored; nothing was saved. Retry later.",
-                   headers={"Retry-After": "2"})
+                   "The recommendation could not be stored; nothing was saved. Retry later.", headers=RETRY_AFTER)
+
+
+def database_unavailable() -> ProblemDetailsException:
+    return problem(503, "database-unavailable", "Database unavailable",
+                   "The database cannot be reached right now. Retry later.", headers=RETRY_AFTER)
+
+
+def from_database_error(exc: DBAPIError) -> ProblemDetailsException:
+    """A refused, lost or timed-out database connection is an outage (503, retry), not a bug (500)."""
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return database_unavailable()
+    log.error("database error", exc_info=exc)
+    return problem(500, "internal-error", "Internal error", "The server could not complete the request.")
+
+
+def from_pool_timeout(_exc: PoolTimeout) -> ProblemDetailsException:
+    log.warning("database unavailable: no pooled connection became free in time")
+    return database_unavailable()
 
 
 _SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
@@ -100,7 +131,8 @@ def from_http(exc: HTTPException) -> ProblemDetailsException:
     status = exc.status_code
     slug = _SLUGS.get(status, "error" if status < 500 else "internal-error")
     detail = str(exc.detail) if status < 500 else "The server could not complete the request."
-    return problem(status, slug, detail if status < 500 else "Internal error", detail, headers=exc.headers)
+    title = HTTPStatus(status).phrase if status < 500 else "Internal error"  # stable per type (RFC 9457)
+    return problem(status, slug, title, detail, headers=exc.headers)
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -116,6 +148,8 @@ def problem_plugin() -> ProblemDetailsPlugin:
             ValidationException: from_validation,
             ProfileError: from_profile_error,
             StoreUnavailable: from_store_unavailable,
+            DBAPIError: from_database_error,
+            PoolTimeout: from_pool_timeout,
             HTTPException: from_http,
         },
     ))

@@ -10,7 +10,7 @@ import hashlib
 
 import msgspec
 
-from advisor.audit.canonical import canonical_bytes
+from advisor.audit.canonical import canonical_bytes_floats_at
 from advisor.audit.jws import attach
 from advisor.domain.recommendation import Recommendation
 
@@ -51,8 +51,42 @@ def record_hash(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+# The only float-typed fields of a SignedPayload live in the profile (see domain/profile.py).
+FLOAT_PATHS = (("recommendation", "profile"),)
+_sorted = msgspec.json.Encoder(order="sorted")
+_payload_decoder = msgspec.json.Decoder(SignedPayload)
+
+
+class NotCanonical(ValueError):
+    """Stored bytes that are not the canonical form of the record they decode to."""
+
+
 def payload_bytes(payload: SignedPayload) -> bytes:
-    return canonical_bytes(payload)
+    return canonical_bytes_floats_at(payload, FLOAT_PATHS)
+
+
+def recommendation_bytes(recommendation: Recommendation) -> bytes:
+    """Canonical bytes of a recommendation, computed once per request, outside the chain lock."""
+    return canonical_bytes_floats_at(recommendation, (("profile",),))
+
+
+def splice_payload(*, log: str, seq: int, prev_hash: str, id: str, created_at: str, requester: str,
+                   key_id: str, recommendation_raw: bytes) -> bytes:
+    """The canonical payload around pre-canonicalised recommendation bytes: equal to ``payload_bytes``.
+
+    Everything here is a string or an integer, so sorted-key msgspec output is already RFC 8785.
+    """
+    return _sorted.encode({"created_at": created_at, "id": id, "key_id": key_id, "log": log,
+                           "prev_hash": prev_hash, "recommendation": msgspec.Raw(recommendation_raw),
+                           "requester": requester, "seq": seq})
+
+
+def parse_signed(raw: bytes) -> SignedPayload:
+    """Decode stored bytes as a signed payload and insist they are in canonical form."""
+    payload = _payload_decoder.decode(raw)
+    if payload_bytes(payload) != raw:
+        raise NotCanonical("payload bytes are not in canonical form")
+    return payload
 
 
 def assessment_from(payload: SignedPayload, payload_raw: bytes, detached_jws: str, digest: str) -> Assessment:

@@ -167,42 +167,43 @@ class PricingRun:
         return max(1, math.ceil(peak / capacity)), peak
 
     def size(self, capability: Capability, daily_tokens: Decimal, category: str) -> Sizing | None:
+        """The cheapest deployment that fits in memory and serves the peak, as a GPU line item."""
         factor, factor_text, factor_refs = self.price_factor()
         spare = int(self.a.value("redundancy_spare_replicas"))
         deployments, _gap = self.deployments_for(capability)
-        best: Sizing | None = None
+        best: tuple[Decimal, Deployment, GpuInstance, int, Decimal] | None = None
         for d in deployments:
             instance = self.catalog.instance(d.instance)
             if not self.fits(d, instance):
                 continue
             needed, peak = self.replicas_for(d, daily_tokens)
-            replicas = needed + spare
-            hourly = instance.hourly_usd * factor
-            monthly = cents(replicas * self.hours * hourly)
-            if best is not None and monthly >= best.monthly_usd:
-                continue
-            util = self.a.value("utilisation_target")
-            basis = (
-                f"{replicas} x {instance.id} x {num(self.hours)} h x {rate(instance.hourly_usd)}/h{factor_text}"
-                f" ({d.model} {d.precision}; peak {num(peak)} tokens/s / ({num(d.throughput_tok_s)} tokens/s"
-                f" x {num(util * 100)}% utilisation) = {needed} replica(s) + {spare} spare)"
-            )
-            line = LineItem(
-                category=category,
-                monthly_usd=monthly,
-                basis=basis,
-                source=self.a.entry_ref("gpu_instances", instance.id, instance.as_of, instance.unsourced),
-                inputs=(
-                    self.a.entry_ref("deployments", d.id, d.as_of, d.unsourced),
-                    self.a.ref("utilisation_target"),
-                    self.a.ref("redundancy_spare_replicas"),
-                    self.a.ref("gpu_memory_usable_share"),
-                    *factor_refs,
-                ),
-            )
-            best = Sizing(deployment=d, instance=instance, replicas=replicas, spare=spare, hourly_usd=hourly,
-                          monthly_usd=monthly, line=line)
-        return best
+            monthly = cents((needed + spare) * self.hours * instance.hourly_usd * factor)
+            if best is None or monthly < best[0]:
+                best = (monthly, d, instance, needed, peak)
+        if best is None:
+            return None
+        monthly, d, instance, needed, peak = best
+        util = self.a.value("utilisation_target")
+        basis = (
+            f"{needed + spare} x {instance.id} x {num(self.hours)} h x {rate(instance.hourly_usd)}/h{factor_text}"
+            f" ({d.model} {d.precision}; peak {num(peak)} tokens/s / ({num(d.throughput_tok_s)} tokens/s"
+            f" x {num(util * 100)}% utilisation) = {needed} replica(s) + {spare} spare)"
+        )
+        line = LineItem(
+            category=category,
+            monthly_usd=monthly,
+            basis=basis,
+            source=self.a.entry_ref("gpu_instances", instance.id, instance.as_of, instance.unsourced),
+            inputs=(
+                self.a.entry_ref("deployments", d.id, d.as_of, d.unsourced),
+                self.a.ref("utilisation_target"),
+                self.a.ref("redundancy_spare_replicas"),
+                self.a.ref("gpu_memory_usable_share"),
+                *factor_refs,
+            ),
+        )
+        return Sizing(deployment=d, instance=instance, replicas=needed + spare, spare=spare,
+                      hourly_usd=instance.hourly_usd * factor, monthly_usd=monthly, line=line)
 
     def staffing_line(self, fte_item: str) -> LineItem:
         fte = self.a.value(fte_item)

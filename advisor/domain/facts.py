@@ -40,6 +40,15 @@ FACT_FIELDS: Final[dict[str, type]] = {
 }
 
 
+# The rule engine's C parser rejects exponent notation ("1e-05"), which Python writes for small
+# floats; rules see shares and ratios to four decimal places, which never need an exponent.
+FACT_FLOAT_DECIMALS: Final = 4
+
+
+def _ratio(value: float) -> float:
+    return round(value, FACT_FLOAT_DECIMALS)
+
+
 def profile_fact(profile: Profile, *, managed_residency_available: bool) -> dict[str, Any]:
     """Flatten a validated profile into the fact asserted into the rule engine.
 
@@ -51,9 +60,9 @@ def profile_fact(profile: Profile, *, managed_residency_available: bool) -> dict
     fact: dict[str, Any] = {
         "kind": FACT_KIND,
         "daily_tokens": w.daily_tokens,
-        "output_share": w.output_share,
-        "peak_to_average": w.peak_to_average,
-        "simple_task_share": w.simple_task_share,
+        "output_share": _ratio(w.output_share),
+        "peak_to_average": _ratio(w.peak_to_average),
+        "simple_task_share": _ratio(w.simple_task_share),
         "capability": w.capability,
         "volume_certainty": w.volume_certainty,
         "ml_infra_engineers": profile.team.ml_infra_engineers,

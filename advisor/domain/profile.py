@@ -26,6 +26,9 @@ Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 RegionCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,10}$", description="Region code such as eu or us")]
 
 
+_UNIQUE = {"uniqueItems": True}  # duplicates are refused (see Compliance); the OpenAPI document says so
+
+
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Base for request structs: unknown fields are an error, instances are immutable."""
 
@@ -51,12 +54,12 @@ class Team(_Strict, frozen=True):
 
 
 class Compliance(_Strict, frozen=True):
-    regimes: Annotated[tuple[Regime, ...], msgspec.Meta(max_length=4)] = ()
+    regimes: Annotated[tuple[Regime, ...], msgspec.Meta(max_length=4, extra_json_schema=_UNIQUE)] = ()
     air_gapped: bool = False
     baa_available: bool = False
     clinical_workflow: bool = False
     model_audit_required: bool = False
-    data_residency: Annotated[tuple[RegionCode, ...], msgspec.Meta(max_length=32)] = ()
+    data_residency: Annotated[tuple[RegionCode, ...], msgspec.Meta(max_length=32, extra_json_schema=_UNIQUE)] = ()
 
     def __post_init__(self) -> None:
         # Lists are sets in meaning: duplicates are a caller error, order is normalised so

@@ -1,7 +1,9 @@
 """Database engines and migrations: SQLite (embedded default) or PostgreSQL.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` so an acknowledged append survives power loss,
-and a busy timeout so several worker processes can share one file.
+and a busy timeout so several worker processes can share one file. PostgreSQL connections are
+checked before use (``pool_pre_ping``) so the pool recovers by itself after a database restart,
+and every session has bounds so a dead replica cannot hold the chain lock for long.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from advisor.settings import PROJECT_ROOT, Settings
@@ -60,7 +62,21 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size or settings.db_pool_size, max_overflow=8,
-                         pool_pre_ping=True, connect_args={"connect_timeout": 5})
+                         pool_pre_ping=True, connect_args=postgres_connect_args(url))
+
+
+# A session idle inside a transaction (a replica frozen or cut off while holding the chain-head
+# lock) is ended by the server after this; a lock wait longer than this answers 503, not a hang.
+POSTGRES_SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=30000 -c lock_timeout=15000"
+
+
+def postgres_connect_args(url: str) -> dict[str, Any]:
+    """libpq parameters: fail fast when the server is down, notice a dead peer through TCP keepalives."""
+    args: dict[str, Any] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30,
+                            "keepalives_interval": 10, "keepalives_count": 3}
+    if "options" not in make_url(url).query:  # an operator's own ``?options=`` wins
+        args["options"] = POSTGRES_SESSION_OPTIONS
+    return args
 
 
 def alembic_config(url: str) -> Config:
@@ -70,28 +86,33 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(settings: Settings, revision: str = "head") -> None:
+# Any constant shared by every process of the deployment: replicas started together migrate one at a time.
+MIGRATION_LOCK_ID = 0x4C4C4D41
+
+
+def _run_alembic(settings: Settings, upgrade: bool, revision: str) -> None:
     url = normalise_url(settings.database_url)
     engine = make_engine(settings, pool_size=1)
     try:
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        with engine.connect() as connection:
+            if is_sqlite(url):
+                connection.info["begin_mode"] = "IMMEDIATE"  # the write lock up front, before reading the revision
+            with connection.begin():
+                if not is_sqlite(url):
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                (command.upgrade if upgrade else command.downgrade)(config, revision)
     finally:
         engine.dispose()
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    _run_alembic(settings, True, revision)
 
 
 def downgrade(settings: Settings, revision: str) -> None:
-    url = normalise_url(settings.database_url)
-    engine = make_engine(settings, pool_size=1)
-    try:
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-    finally:
-        engine.dispose()
+    _run_alembic(settings, False, revision)
 
 
 def head_revision() -> str | None:

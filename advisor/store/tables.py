@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -63,3 +64,40 @@ signing_keys = Table(
     Column("not_after", String(32), nullable=True),
     UniqueConstraint("not_before", name="uq_signing_keys_not_before"),
 )
+
+# API clients (revision 0002). Only the SHA-256 of a key is stored; a key names its client id, so a
+# lookup is by primary key and the hash comparison is constant-time. Rows are never deleted:
+# ``revoked_at`` ends a key at once, and the id stays the requester of the records it created.
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+    UniqueConstraint("key_hash", name="uq_clients_key_hash"),
+)
+
+# Idempotency-Key records (revision 0002): claimed as ``pending`` in a short transaction of their
+# own, completed with the stored response inside the record's own transaction. Unique per client.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client_id", String(64), nullable=False),  # a clients.id, or "anonymous" when auth is off
+    Column("idempotency_key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner", String(32), nullable=False),  # the claim's random token: only its owner completes it
+    Column("lease_until", String(32), nullable=False),
+    Column("record_id", String(36), nullable=True),
+    Column("response_status", Integer, nullable=True),
+    Column("response_headers", Text, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    PrimaryKeyConstraint("client_id", "idempotency_key", name="pk_idempotency_keys"),
+)
+Index("ix_idempotency_client_expires", idempotency_keys.c.client_id, idempotency_keys.c.expires_at)
+Index("ix_idempotency_expires", idempotency_keys.c.expires_at)

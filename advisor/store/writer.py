@@ -9,6 +9,7 @@ the HTTP stack or the rules, is the scarce resource. No caller hears "201" befor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -17,10 +18,11 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from advisor.audit.jws import sign_detached
 from advisor.audit.keyring import KeyRing, utc_now
-from advisor.audit.record import SignedPayload, payload_bytes, record_hash
+from advisor.audit.record import SignedPayload, recommendation_bytes, record_hash, splice_payload
 from advisor.domain.recommendation import Recommendation
 from advisor.store.tables import chain_head, records
 
@@ -33,8 +35,16 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     requester: str
     recommendation: Recommendation
+    recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes)
     # Extra rows written in the same transaction (e.g. the idempotency record), given the result.
     also_write: Callable[[Connection, Appended], None] | None = None
+
+    @classmethod
+    def new(cls, *, id: str, requester: str, recommendation: Recommendation,
+            also_write: Callable[[Connection, Appended], None] | None = None) -> Draft:
+        """A draft with its recommendation canonicalised now, on the caller's thread, not the writer's."""
+        return cls(id=id, requester=requester, recommendation=recommendation,
+                   recommendation_raw=recommendation_bytes(recommendation), also_write=also_write)
 
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +56,17 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
 
 class StoreUnavailable(RuntimeError):
     """The database could not take the append; nothing was stored for this request."""
+
+
+class DraftRejected(RuntimeError):
+    """One draft's own ``also_write`` refused it (e.g. its idempotency claim was lost): only it fails."""
+
+
+class CommitUnknown(StoreUnavailable):
+    """The connection failed during COMMIT: the records may or may not be stored.
+
+    Only an idempotent retry (same Idempotency-Key) can tell; it replays if the commit happened.
+    """
 
 
 def lock_head(conn: Connection, sqlite: bool) -> tuple[int, str]:
@@ -74,7 +95,8 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
         seq += 1
         payload = SignedPayload(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
                                 requester=draft.requester, key_id=key.kid, recommendation=draft.recommendation)
-        raw = payload_bytes(payload)
+        raw = splice_payload(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
+                             requester=draft.requester, key_id=key.kid, recommendation_raw=draft.recommendation_raw)
         digest = record_hash(raw)
         jws = sign_detached(key, raw)
         rec = draft.recommendation
@@ -121,16 +143,31 @@ class ChainWriter:
             self._thread = None
 
     async def append(self, draft: Draft) -> Appended:
+        if self._thread is None or not self._thread.is_alive():  # never leave a request waiting forever
+            raise StoreUnavailable("the chain writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Appended] = loop.create_future()
         self._queue.put((draft, future, loop))
         return await future
 
     def append_sync(self, drafts: Sequence[Draft]) -> list[Appended]:
-        with self.engine.connect() as conn, begin_locked(conn, self.sqlite):
-            return append_batch(conn, self.keyring, self.log_name, drafts, self.sqlite)
+        """One transaction; an error before COMMIT stored nothing, an error during it is ``CommitUnknown``."""
+        with self.engine.connect() as conn:
+            transaction = begin_locked(conn, self.sqlite)
+            try:
+                results = append_batch(conn, self.keyring, self.log_name, drafts, self.sqlite)
+            except BaseException:
+                with contextlib.suppress(Exception):  # a dead connection cannot roll back; the server does
+                    transaction.rollback()
+                raise
+            try:
+                transaction.commit()
+            except Exception as exc:
+                raise CommitUnknown(f"commit outcome unknown: {type(exc).__name__}") from exc
+            return results
 
     def _run(self) -> None:
+        """The loop outlives any error: a database outage fails the waiting batch (503), never the thread."""
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -146,21 +183,43 @@ class ChainWriter:
                     stopping = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception:  # pragma: no cover - _commit handles its own errors; this is the last guard
+                log.exception("chain writer: unexpected error; continuing")
 
     def _commit(self, batch: list[_Item]) -> None:
         try:
             results = self.append_sync([draft for draft, _, _ in batch])
+        except (IntegrityError, DraftRejected) as exc:
+            if len(batch) > 1:  # one draft's extra rows failed the whole transaction: retry them one by one
+                log.info("batch of %d failed (%s); committing its drafts one by one", len(batch),
+                         type(exc).__name__)
+                for item in batch:
+                    self._commit([item])
+                return
+            log.warning("append failed: %s: %s", type(exc).__name__, exc)
+            error = exc if isinstance(exc, DraftRejected) else StoreUnavailable(str(exc))
+            _, future, loop = batch[0]
+            _notify(loop, _fail, future, error)
+            return
         except Exception as exc:
-            log.warning("append of %d record(s) failed: %s", len(batch), type(exc).__name__)
+            log.warning("append of %d record(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
             error = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
             for _, future, loop in batch:
-                loop.call_soon_threadsafe(_fail, future, error)
+                _notify(loop, _fail, future, error)
             return
         self.batches += 1
         self.appended += len(results)
         for (_, future, loop), result in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_succeed, future, result)
+            _notify(loop, _succeed, future, result)
+
+
+def _notify(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the caller's event loop has closed (shutdown): nobody is waiting any more
+        log.debug("chain writer: a waiting request's event loop is closed")
 
 
 def _succeed(future: asyncio.Future[Appended], result: Appended) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
+import msgspec
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,9 +28,51 @@ def test_canonical_bytes_equal_rfc8785(document: Any) -> None:
 
 
 def test_a_whole_recommendation_canonicalises_like_rfc8785(advisor: Advisor) -> None:
-    import msgspec
-
     recommendation = advisor.assess(make_profile(workload={"daily_tokens": 3_000_000, "peak_to_average": 2.0,
                                                            "simple_task_share": 0.35}))
     builtins = msgspec.to_builtins(recommendation)
     assert canonical_bytes(recommendation) == rfc8785.dumps(builtins)
+
+
+def test_spliced_payload_equals_the_canonical_payload(advisor: Advisor) -> None:
+    from advisor.audit.record import (
+        SignedPayload,
+        parse_signed,
+        payload_bytes,
+        recommendation_bytes,
+        splice_payload,
+    )
+
+    recommendation = advisor.assess(make_profile(workload={"daily_tokens": 12_345, "peak_to_average": 4.0,
+                                                           "output_share": 1e-7}))
+    fields: dict[str, Any] = {"log": "l", "seq": 7, "prev_hash": "ab" * 32, "id": "i-1",
+                              "created_at": "2026-11-28T00:00:00.000001Z", "requester": "portal-1", "key_id": "k"}
+    spliced = splice_payload(**fields, recommendation_raw=recommendation_bytes(recommendation))
+    payload = SignedPayload(**fields, recommendation=recommendation)
+    assert spliced == payload_bytes(payload) == rfc8785.dumps(msgspec.to_builtins(payload))
+    assert parse_signed(spliced) == payload
+
+
+def test_non_canonical_bytes_are_refused(advisor: Advisor) -> None:
+    import pytest
+
+    from advisor.audit.record import NotCanonical, SignedPayload, parse_signed, payload_bytes
+
+    payload = SignedPayload(log="l", seq=1, prev_hash="0" * 64, id="i", created_at="t", requester="r", key_id="k",
+                            recommendation=advisor.assess(make_profile()))
+    pretty = msgspec.json.format(payload_bytes(payload), indent=1)
+    with pytest.raises(NotCanonical):
+        parse_signed(pretty)
+
+
+@given(documents)
+@settings(max_examples=300, deadline=None)
+def test_decode_canonical_agrees_with_canonical_bytes(document: Any) -> None:
+    """The verifier's one-pass re-canonicalisation, from loose and from canonical JSON."""
+    import json
+
+    from advisor.audit.canonical import decode_canonical
+
+    canonical = canonical_bytes(document)
+    assert decode_canonical(json.dumps(document, indent=1).encode())[1] == canonical
+    assert decode_canonical(canonical)[1] == canonical

@@ -10,6 +10,7 @@ import pytest
 from advisor.domain.facts import FACT_KIND
 from advisor.domain.rules import Rule, Rulebook
 from advisor.engine import RuleEngine, RuleEngineError, to_durable_condition
+from advisor.service import Advisor
 
 
 def rule(rule_id: str, **kwargs: Any) -> Rule:
@@ -68,3 +69,14 @@ def test_a_failing_action_is_raised_not_swallowed() -> None:
 def test_conditions_are_guarded_by_kind() -> None:
     condition = to_durable_condition(rule("TST-NE", when={"gpu_procurement": {"ne": "on_prem"}}))
     assert condition == {"m": {"$and": [{"kind": FACT_KIND}, {"$neq": {"gpu_procurement": "on_prem"}}]}}
+
+
+def test_extreme_but_valid_profiles_evaluate(advisor: Advisor) -> None:
+    """Tiny floats (which Python writes as 1e-05) and the largest volumes reach the C engine intact."""
+    from tests.factories import make_profile
+
+    for workload in ({"daily_tokens": 10**15, "output_share": 1e-7, "simple_task_share": 5e-5,
+                      "peak_to_average": 999.99999},
+                     {"daily_tokens": 0, "output_share": 0.0, "simple_task_share": 1.0, "latency_p95_ms": 3_600_000}):
+        recommendation = advisor.assess(make_profile(workload=workload))
+        assert recommendation.findings

@@ -1,0 +1,137 @@
+"""The audit trail over HTTP: list records, verify one record, and a signed checkpoint of the log."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import OpenAPIFormat
+from litestar.params import FromPath, FromQuery, QueryParameter
+from sqlalchemy import select
+
+from advisor.api.deps import ServicesDep
+from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
+from advisor.api.problems import invalid_field, problem
+from advisor.audit.checkpoint import Checkpoint, current_checkpoint
+from advisor.audit.keyring import SigningUnavailable, jwks
+from advisor.audit.verify import RecordVerification, load_keys, parse_time, record_from_row, verify_one
+from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
+from advisor.store.repository import ListFilter, Summary
+from advisor.store.tables import chain_head, records
+
+MAX_PAGE = 200
+STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how created_at is stored (UTC, fixed width): it sorts as text
+
+
+class AssessmentPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Summary]
+    next_cursor: str | None  # pass as ``cursor`` for the next (older) page; null on the last page
+
+
+def requester_scope(request: Request[Any, Any, Any]) -> str | None:
+    """The one requester this caller may list, or None for every record.
+
+    Authentication narrows this (an assessor lists only its own records); the listing enforces
+    whatever it returns, so nothing else needs to change.
+    """
+    principal = principal_of(request)
+    return None if principal.reads_all else principal.client_id
+
+
+def scoped(where: ListFilter, scope: str | None) -> ListFilter:
+    if scope is None:
+        return where
+    if where.requester not in (None, scope):
+        raise problem(403, "forbidden", "Forbidden", "This client may list only the records it created",
+                      field="requester")
+    return msgspec.structs.replace(where, requester=scope)
+
+
+def stored_time(value: str | None, field: str) -> str | None:
+    """An RFC 3339 bound in the stored form, so the text comparison in SQL is a time comparison."""
+    if value is None:
+        return None
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        raise invalid_field("expected an RFC 3339 date-time with an offset, e.g. 2026-01-31T00:00:00Z",
+                            field) from None
+    return moment.astimezone(UTC).strftime(STORED_TIME)
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18 or int(cursor) < 1:
+        raise invalid_field("not a cursor this service issued", "cursor")
+    return int(cursor)
+
+
+class AuditController(Controller):
+    tags = ["audit"]
+
+    @get("/assessments", summary="List stored assessments, newest first", tags=["assessments"],
+         description="Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` as `cursor` to get "
+         "the next older page; records appended meanwhile never shift a page.",
+         responses=READ_RESPONSES, operation_id="listAssessments", sync_to_thread=True,
+         opt=allow(READ_ASSESSMENTS))
+    def list_assessments(
+        self, request: Request[Any, Any, Any], services: ServicesDep,
+        organization: FromQuery[str | None] = None,
+        decision: FromQuery[Literal["managed", "self_hosted", "hybrid"] | None] = None,
+        strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
+        requester: FromQuery[str | None] = None,
+        rules_digest: FromQuery[str | None] = None,
+        created_from: Annotated[str | None, QueryParameter(description="inclusive, RFC 3339",
+                                                            format=OpenAPIFormat.DATE_TIME)] = None,
+        created_to: Annotated[str | None, QueryParameter(description="exclusive, RFC 3339",
+                                                          format=OpenAPIFormat.DATE_TIME)] = None,
+        cursor: Annotated[str | None, QueryParameter(description="opaque: `next_cursor` of the previous page",
+                                                      pattern=r"^[0-9]*[1-9][0-9]*$", max_length=18)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    ) -> AssessmentPage:
+        where = scoped(ListFilter(organization=organization, decision=decision, strength=strength,
+                                  requester=requester, rules_digest=rules_digest,
+                                  created_from=stored_time(created_from, "created_from"),
+                                  created_to=stored_time(created_to, "created_to")),
+                       requester_scope(request))
+        items = services.repository.page(where, parse_cursor(cursor), limit + 1)
+        more = len(items) > limit
+        items = items[:limit]
+        return AssessmentPage(items=items, next_cursor=str(items[-1].seq) if more else None)
+
+    @get("/assessments/{record_id:str}/verification", summary="Verify one stored assessment",
+         description="Its signature, hash, canonical form, stored columns against the signed payload, the key's "
+         "validity window, and its links to the records before and after it. Verifying the whole log (and "
+         "against a checkpoint) is `advisor verify`.",
+         responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
+    def verification(self, record_id: FromPath[str], services: ServicesDep) -> RecordVerification:
+        with services.engine.connect() as conn:
+            row = conn.execute(select(records).where(records.c.id == record_id)).first()
+            if row is None:
+                raise NotFoundException(f"no assessment {record_id}")
+            neighbours = {r.seq: r for r in conn.execute(
+                select(records.c.seq, records.c.hash, records.c.prev_hash)
+                .where(records.c.seq.in_([row.seq - 1, row.seq + 1])))}
+            head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
+            keys = load_keys(jwks(conn))
+        before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
+        return verify_one(record_from_row(row), keys, services.settings.log_name,
+                          predecessor_hash=None if before is None else str(before.hash),
+                          successor_prev_hash=None if after is None else str(after.prev_hash),
+                          head_seq=head_seq)
+
+    @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint style)",
+         description="The log's size and head hash now, signed with the active key. Keep it outside the "
+         "database: `advisor verify --checkpoint` then proves no record up to that size was removed or changed.",
+         responses={503: READ_RESPONSES[503], **AUTH_RESPONSES}, operation_id="checkpoint", sync_to_thread=True,
+         opt=allow(AUDIT))
+    def checkpoint(self, services: ServicesDep) -> Checkpoint:
+        try:
+            return current_checkpoint(services.engine, services.keyring, services.settings.log_name)
+        except SigningUnavailable as exc:
+            raise problem(503, "signing-unavailable", "Signing unavailable", str(exc),
+                          headers={"Retry-After": "5"}) from None

@@ -1,0 +1,94 @@
+"""Client management for admins: create (the key is shown once), list, read, revoke.
+
+The same operations exist offline as ``advisor clients create|list|revoke``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
+
+from advisor.api.deps import ServicesDep
+from advisor.api.openapi_docs import AUTH_RESPONSES, PROBLEM_RESPONSES, READ_RESPONSES
+from advisor.api.problems import Problem, problem
+from advisor.auth.clients import Client, ClientStore, LastAdmin, Role
+from advisor.auth.middleware import MANAGE_CLIENTS, allow
+
+ClientName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+                                         description="A label for the client, e.g. the portal's name")]
+
+
+class NewClient(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: ClientName
+    role: Role
+
+
+class ClientView(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    role: Role
+    created_at: str
+    revoked_at: str | None
+    active: bool
+
+
+class CreatedClient(ClientView, frozen=True, kw_only=True):
+    key: str = msgspec.field(name="api_key")
+
+
+def view(client: Client) -> ClientView:
+    return ClientView(id=client.id, name=client.name, role=client.role, created_at=client.created_at,
+                      revoked_at=client.revoked_at, active=client.revoked_at is None)
+
+
+_WRITE_RESPONSES = {k: v for k, v in PROBLEM_RESPONSES.items() if k in (400, 413, 415, 503)} | AUTH_RESPONSES
+
+
+class ClientsController(Controller):
+    path = "/clients"
+    tags = ["clients"]
+    opt = allow(MANAGE_CLIENTS)
+
+    @post("/", status_code=201, summary="Create a client and its API key (shown only in this response)",
+          operation_id="createClient", responses=_WRITE_RESPONSES,
+          response_headers=[ResponseHeader(name="Location", description="URL of the client", documentation_only=True)])
+    async def create(self, data: JSONBody[NewClient], services: ServicesDep) -> Response[CreatedClient]:
+        client, key = await anyio.to_thread.run_sync(ClientStore(services.engine).create, data.name, data.role)
+        base = view(client)
+        created = CreatedClient(**{f: getattr(base, f) for f in base.__struct_fields__}, key=key)
+        return Response(created, status_code=201, headers={"Location": f"/clients/{client.id}",
+                                                           "Cache-Control": "no-store"})
+
+    @get("/", summary="Every client (never a key)", operation_id="listClients", responses=AUTH_RESPONSES,
+         sync_to_thread=True)
+    def list_clients(self, services: ServicesDep) -> list[ClientView]:
+        return [view(c) for c in ClientStore(services.engine).all()]
+
+    @get("/{client_id:str}", summary="One client", operation_id="getClient", responses=READ_RESPONSES,
+         sync_to_thread=True)
+    def get_client(self, client_id: FromPath[str], services: ServicesDep) -> ClientView:
+        client = ClientStore(services.engine).get(client_id)
+        if client is None:
+            raise NotFoundException(f"no client {client_id}")
+        return view(client)
+
+    @post("/{client_id:str}/revoke", status_code=200, summary="Revoke a client's key, at once and for good",
+          operation_id="revokeClient", sync_to_thread=True, responses={
+              **READ_RESPONSES, 409: ResponseSpec(data_container=Problem, media_type="application/problem+json",
+                                                  description="The client is the last active admin",
+                                                  generate_examples=False)})
+    def revoke(self, client_id: FromPath[str], services: ServicesDep) -> ClientView:
+        try:
+            client = ClientStore(services.engine).revoke(client_id)
+        except LastAdmin as exc:
+            raise problem(409, "last-admin", "Last admin", str(exc)) from None
+        if client is None:
+            raise NotFoundException(f"no client {client_id}")
+        return view(client)

@@ -1,0 +1,637 @@
+"""Streaming verification of the signed log, from the database or from an export file.
+
+Each record is checked on its own (canonical bytes, hash, columns against the signed payload,
+JWS header, signature, key window) in worker processes, chunk by chunk, while this process walks
+the chain in order (sequence without gaps, each ``prev_hash`` equal to the previous hash, the
+hash at each checkpoint's size). Only a few chunks are in flight at once, so memory stays flat
+whatever the log's length. The first problem in log order is reported, with one kind:
+
+``edited``       stored bytes changed after signing (hash, signature, column or JWS mismatch)
+``deleted``      a gap in the sequence (reported at the record after the gap)
+``reordered``    a record signed for another position (its signed ``seq`` is not where it is)
+``forged``       inserted or forged: validly signed but not a record of this chain (another log,
+                 another type, an algorithm never accepted, or a fork that does not link)
+``unknown_key``  signed by a key the JWKS does not list
+``retired_key``  signed by a known key outside its validity window (``nbf``..``exp``)
+``truncated``    shorter than a checkpoint says, or different at the checkpoint's size
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from advisor.audit.canonical import decode_canonical
+from advisor.audit.jws import ACCEPTED_ALGS, RECORD_TYPE
+from advisor.audit.keys import b64url, b64url_decode, public_key_from_jwk, thumbprint
+from advisor.audit.record import GENESIS_HASH
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+Kind = Literal["edited", "deleted", "reordered", "forged", "unknown_key", "retired_key", "truncated"]
+# Which part of a record a failed check is about (the verification route reports each).
+Check = Literal["signature", "key_known", "canonical", "position", "hash", "columns", "origin", "key_window",
+                "predecessor", "checkpoint"]
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    kind: Kind
+    detail: str
+
+
+class Failure(NamedTuple):
+    check: Check
+    kind: Kind
+    detail: str
+
+
+class StoredRecord(NamedTuple):
+    """One row of ``records``; an export line carries only the first six fields (the rest are None)."""
+
+    seq: int
+    id: str
+    prev_hash: str
+    hash: str
+    payload: str
+    jws: str  # detached ("header..signature") as stored, or attached (compact) as exported
+    created_at: str | None = None
+    requester: str | None = None
+    organization: str | None = None
+    decision: str | None = None
+    strength: str | None = None
+    rules_digest: str | None = None
+    catalog_id: str | None = None
+    key_id: str | None = None
+
+
+class ExportLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of ``advisor export``: the signed payload exactly as stored, and its attached JWS."""
+
+    seq: int
+    id: str
+    hash: str
+    prev_hash: str
+    payload: str
+    jws: str
+
+
+class VerifyResult(msgspec.Struct, frozen=True, kw_only=True):
+    records: int
+    last_seq: int
+    last_hash: str
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class JwksError(ValueError):
+    """The JWKS itself is unusable (not Ed25519, a kid that is not its thumbprint, a bad window)."""
+
+
+class MalformedExport(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line} of the export is not a record: {reason}")
+        self.line = line
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+def parse_time(text: str) -> datetime:
+    """RFC 3339 with an offset (``Z`` included); a naive time is refused, never guessed."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return value
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    kid: str
+    key: Ed25519PublicKey
+    not_before: str | None
+    not_after: str | None
+    nbf: datetime | None
+    exp: datetime | None
+
+    def window(self) -> str:
+        return f"{self.not_before or '-inf'} .. {self.not_after or 'now'}"
+
+    def covers(self, when: datetime) -> bool:
+        # Inclusive at both ends: rotation uses one instant as the old key's exp and the new key's nbf.
+        return (self.nbf is None or when >= self.nbf) and (self.exp is None or when <= self.exp)
+
+
+def load_keys(jwks: dict[str, Any]) -> dict[str, PublicKey]:
+    """Keys by kid from a JWKS; each kid must be the key's RFC 7638 thumbprint, so the set cannot lie."""
+    keys: dict[str, PublicKey] = {}
+    entries = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(entries, list):
+        raise JwksError("not a JWKS: no 'keys' list")
+    for entry in entries:
+        try:
+            key = public_key_from_jwk(entry)
+            kid = str(entry["kid"])
+            if kid != thumbprint(entry):
+                raise JwksError(f"kid {kid} is not the RFC 7638 thumbprint of its key")
+            nbf, exp = entry.get("nbf"), entry.get("exp")
+            keys[kid] = PublicKey(kid=kid, key=key, not_before=nbf, not_after=exp,
+                                  nbf=parse_time(nbf) if nbf is not None else None,
+                                  exp=parse_time(exp) if exp is not None else None)
+        except JwksError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JwksError(f"unusable key in JWKS: {exc}") from exc
+    return keys
+
+
+# --- one record -------------------------------------------------------------------------------
+
+_headers: dict[str, tuple[dict[str, Any] | None]] = {}  # one header per key: parse each once
+
+
+def _strict_b64url(text: str) -> bytes | None:
+    """Decode base64url, refusing any other spelling of the same bytes (padding, stray bits, other chars)."""
+    try:
+        data = b64url_decode(text)
+    except (ValueError, binascii.Error):
+        return None
+    return data if b64url(data) == text else None
+
+
+def _header(header_b64: str) -> dict[str, Any] | None:
+    cached = _headers.get(header_b64)  # one lookup: the route's threads share the cache
+    if cached is not None:
+        return cached[0]
+    raw = _strict_b64url(header_b64)
+    try:
+        parsed = json.loads(raw) if raw is not None else None
+    except ValueError:
+        parsed = None
+    header = parsed if isinstance(parsed, dict) else None
+    if len(_headers) > 64:
+        _headers.clear()
+    _headers[header_b64] = (header,)
+    return header
+
+
+def _signed(document: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(name)
+    return document
+
+
+# Columns that are queryable copies of signed fields, and where each lives in the payload.
+COLUMN_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("id", ("id",)), ("prev_hash", ("prev_hash",)), ("created_at", ("created_at",)),
+    ("requester", ("requester",)), ("key_id", ("key_id",)),
+    ("organization", ("recommendation", "profile", "organization", "name")),
+    ("decision", ("recommendation", "decision")), ("strength", ("recommendation", "strength")),
+    ("rules_digest", ("recommendation", "versions", "rules_digest")),
+    ("catalog_id", ("recommendation", "versions", "catalog_id")),
+)
+
+
+def check_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None = None) -> list[Failure]:
+    """Every check one record can fail on its own; empty when it is sound.
+
+    The failures come in order of precedence, so the first one names the kind: a malformed JWS,
+    an algorithm never accepted, an unknown key, a payload that is not canonical, a record at
+    the wrong position, a bad signature, stored copies that disagree with the signed bytes,
+    a validly signed record that is not of this log, and last a key used outside its window.
+    """
+    if not isinstance(record.payload, str) or not isinstance(record.jws, str):
+        return [Failure("canonical", "edited", "the stored payload or JWS is not text")]
+    failures: list[Failure] = []
+    raw = record.payload.encode("utf-8")
+    payload_b64 = b64url(raw)
+    parts = record.jws.split(".")
+    header: dict[str, Any] | None = None
+    signature: bytes | None = None
+    if len(parts) == 3:
+        header = _header(parts[0])
+        signature = _strict_b64url(parts[2])
+    if header is None or signature is None or len(signature) != 64:
+        failures.append(Failure("signature", "edited", "the JWS is malformed"))
+        header = None
+    elif parts[1] and parts[1] != payload_b64:
+        failures.append(Failure("signature", "edited", "the JWS carries a different payload from the stored one"))
+    key: PublicKey | None = None
+    if header is not None:
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ACCEPTED_ALGS:
+            failures.append(Failure("signature", "forged", f"JWS algorithm {alg!r} is never accepted"))
+            header = None
+        else:
+            key = keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                failures.append(Failure("key_known", "unknown_key", f"signed by key {kid!r}, which the JWKS does "
+                                                                    "not list"))
+    document: Any = None
+    try:
+        document, canonical = decode_canonical(raw)
+    except (msgspec.DecodeError, ValueError):
+        failures.append(Failure("canonical", "edited", "the payload is not JSON"))
+    else:
+        if not isinstance(document, dict):
+            failures.append(Failure("canonical", "edited", "the payload is not a JSON object"))
+            document = None
+        elif canonical != raw:
+            failures.append(Failure("canonical", "edited", "the payload is not canonical JSON (RFC 8785)"))
+    signed_seq = _signed(document, "seq")
+    if document is not None and signed_seq != record.seq:
+        failures.append(Failure("position", "reordered",
+                                f"the record at position {record.seq} is signed as record {signed_seq!r}"))
+    if key is not None and signature is not None:
+        try:
+            key.key.verify(signature, f"{parts[0]}.{payload_b64}".encode("ascii"))
+        except InvalidSignature:
+            failures.append(Failure("signature", "edited", "the signature does not verify: signed bytes changed"))
+    if hashlib.sha256(raw).hexdigest() != record.hash:
+        failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
+    if document is not None:
+        for column, path in COLUMN_PATHS:
+            stored = getattr(record, column)
+            if stored is not None and _signed(document, *path) != stored:
+                failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
+                                                             f"says {_signed(document, *path)!r}"))
+        if header is not None:
+            failures.extend(_origin(header, document, log_name))
+        if key is not None:
+            failures.extend(_window(key, _signed(document, "created_at")))
+    return failures
+
+
+def _origin(header: dict[str, Any], document: dict[str, Any], log_name: str | None) -> list[Failure]:
+    found: list[Failure] = []
+    if header.get("typ") != RECORD_TYPE:
+        found.append(Failure("origin", "forged", f"JWS type {header.get('typ')!r} is not {RECORD_TYPE}"))
+    if header.get("kid") != document.get("key_id"):
+        found.append(Failure("origin", "forged", f"signed by {header.get('kid')}, but the payload names key "
+                                                 f"{document.get('key_id')!r}"))
+    if log_name is not None and document.get("log") != log_name:
+        found.append(Failure("origin", "forged", f"a record of log {document.get('log')!r}, not {log_name!r}"))
+    return found
+
+
+def _window(key: PublicKey, created_at: Any) -> list[Failure]:
+    try:
+        when = parse_time(created_at) if isinstance(created_at, str) else None
+    except ValueError:
+        when = None
+    if when is None:
+        return [Failure("key_window", "forged", f"created_at {created_at!r} is not an RFC 3339 time")]
+    if not key.covers(when):
+        return [Failure("key_window", "retired_key", f"created {created_at}, outside key {key.kid}'s validity "
+                                                     f"window {key.window()}")]
+    return []
+
+
+# --- the chain --------------------------------------------------------------------------------
+
+class Anchor(NamedTuple):
+    """A (size, head hash) the log must match: a verified checkpoint, or the database's own chain head."""
+
+    size: int
+    hash: str
+    label: str
+
+
+class ChainWalk:
+    """The sequential half: sequence, links and anchors, over columns already tied to the signed bytes."""
+
+    def __init__(self, anchors: Sequence[Anchor] = ()) -> None:
+        self.seq = 0
+        self.hash = GENESIS_HASH
+        self.count = 0
+        self.anchors: dict[int, list[Anchor]] = {}
+        for anchor in anchors:
+            if anchor.size > 0:
+                self.anchors.setdefault(anchor.size, []).append(anchor)
+
+    def before(self, record: StoredRecord) -> Failure | None:
+        """Checks that outrank the record's own: what is missing or out of order comes first."""
+        if record.seq > self.seq + 1:
+            missing = f"{self.seq + 1}" if record.seq == self.seq + 2 else f"{self.seq + 1}..{record.seq - 1}"
+            return Failure("predecessor", "deleted", f"record(s) {missing} are missing before record {record.seq}")
+        if record.seq <= self.seq:
+            return Failure("predecessor", "reordered", f"record {record.seq} comes after record {self.seq}")
+        return None
+
+    def after(self, record: StoredRecord) -> Failure | None:
+        """Checks that assume the record itself is sound: its link, and any anchor at its position."""
+        if record.prev_hash != self.hash:
+            return Failure("predecessor", "forged", f"validly signed but its prev_hash {record.prev_hash} is not "
+                                                    f"record {self.seq}'s hash {self.hash}: a fork")
+        for anchor in self.anchors.get(record.seq, ()):
+            if anchor.hash != record.hash:
+                return Failure("checkpoint", "truncated", f"at size {anchor.size} the {anchor.label} has head "
+                                                          f"{anchor.hash}, the log {record.hash}: rewritten after it")
+        return None
+
+    def advance(self, record: StoredRecord) -> None:
+        self.seq, self.hash, self.count = record.seq, record.hash, self.count + 1
+
+    def at_end(self) -> Problem | None:
+        for size in sorted(self.anchors):
+            if size > self.seq:
+                anchor = self.anchors[size][0]
+                return Problem(seq=self.seq + 1, kind="truncated",
+                               detail=f"the {anchor.label} says the log had {size} records; it has {self.seq}")
+        return None
+
+
+# --- one record with its neighbours (the verification route) ----------------------------------
+
+class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    hash: str  # the predecessor's hash, or the successor's prev_hash
+    linked: bool
+
+
+class KeyStatus(msgspec.Struct, frozen=True, kw_only=True):
+    kid: str | None
+    alg: str | None
+    known: bool
+    not_before: str | None
+    not_after: str | None
+
+
+class Checks(msgspec.Struct, frozen=True, kw_only=True):
+    signature: bool
+    key_known: bool
+    key_window: bool
+    canonical: bool
+    hash: bool
+    columns: bool
+    position: bool
+    origin: bool
+    predecessor: bool
+    successor: bool
+
+
+class RecordVerification(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    seq: int
+    hash: str
+    prev_hash: str
+    valid: bool
+    checks: Checks
+    key: KeyStatus
+    predecessor: Neighbour | None  # seq 0 is the genesis hash; null when the record before is missing
+    successor: Neighbour | None  # null for the newest record, or when the record after is missing
+    problems: list[Problem]
+
+
+def verify_one(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None, *,
+               predecessor_hash: str | None, successor_prev_hash: str | None, head_seq: int) -> RecordVerification:
+    """One record's own checks and its two links (``None`` for a neighbour that is not stored)."""
+    failures = check_record(record, keys, log_name)
+    problems = [Problem(seq=record.seq, kind=f.kind, detail=f.detail) for f in failures]
+    if record.seq == 1:
+        predecessor_hash = GENESIS_HASH
+    predecessor = None if predecessor_hash is None else Neighbour(
+        seq=record.seq - 1, hash=predecessor_hash, linked=record.prev_hash == predecessor_hash)
+    if predecessor is None:
+        problems.append(Problem(seq=record.seq, kind="deleted", detail=f"record {record.seq - 1} is missing"))
+    elif not predecessor.linked:
+        problems.append(Problem(seq=record.seq, kind="forged", detail=f"prev_hash is not record "
+                                                                      f"{record.seq - 1}'s hash"))
+    successor = None if successor_prev_hash is None else Neighbour(
+        seq=record.seq + 1, hash=successor_prev_hash, linked=successor_prev_hash == record.hash)
+    if successor is None and record.seq < head_seq:
+        problems.append(Problem(seq=record.seq + 1, kind="deleted", detail=f"record {record.seq + 1} is missing"))
+    elif successor is not None and not successor.linked:
+        problems.append(Problem(seq=record.seq + 1, kind="forged", detail=f"record {record.seq + 1} does not "
+                                                                          "link to this record's hash"))
+    failed = {f.check for f in failures}
+    parts = record.jws.split(".")
+    header = _header(parts[0]) if len(parts) == 3 else None
+    kid, alg = (header.get("kid"), header.get("alg")) if header is not None else (None, None)
+    key = keys.get(kid) if isinstance(kid, str) else None
+    return RecordVerification(
+        id=record.id, seq=record.seq, hash=record.hash, prev_hash=record.prev_hash, valid=not problems,
+        checks=Checks(signature="signature" not in failed and key is not None, key_known=key is not None,
+                      key_window="key_window" not in failed and key is not None,
+                      canonical="canonical" not in failed, hash="hash" not in failed,
+                      columns="columns" not in failed, position="position" not in failed,
+                      origin="origin" not in failed, predecessor=predecessor is not None and predecessor.linked,
+                      successor=(successor.linked if successor is not None else record.seq >= head_seq)),
+        key=KeyStatus(kid=kid if isinstance(kid, str) else None, alg=alg if isinstance(alg, str) else None,
+                      known=key is not None, not_before=key.not_before if key else None,
+                      not_after=key.not_after if key else None),
+        predecessor=predecessor, successor=successor, problems=problems)
+
+
+# --- the driver -------------------------------------------------------------------------------
+
+_worker_keys: dict[str, PublicKey] = {}
+_worker_log: list[str | None] = [None]
+
+
+def _init_worker(jwks: dict[str, Any], log_name: str | None) -> None:
+    _worker_keys.clear()
+    _worker_keys.update(load_keys(jwks))
+    _worker_log[0] = log_name
+
+
+def _check_chunk(chunk: list[StoredRecord]) -> tuple[int, list[Failure]] | None:
+    """The first record of the chunk that fails a check of its own, with its failures."""
+    for index, record in enumerate(chunk):
+        failures = check_record(record, _worker_keys, _worker_log[0])
+        if failures:
+            return index, failures
+    return None
+
+
+class ChainFailure(NamedTuple):
+    at: int
+    failure: Failure
+    outranks_record: bool  # a gap or disorder comes before the record's own checks; a broken link after
+
+
+def _walk_chunk(walk: ChainWalk, chunk: list[StoredRecord]) -> ChainFailure | None:
+    """Advance the chain over a chunk, up to its first chain failure."""
+    for index, record in enumerate(chunk):
+        failure = walk.before(record)
+        if failure is not None:
+            return ChainFailure(index, failure, True)
+        failure = walk.after(record)
+        if failure is not None:
+            return ChainFailure(index, failure, False)
+        walk.advance(record)
+    return None
+
+
+def _chunks(records: Iterable[StoredRecord], size: int) -> Iterator[list[StoredRecord]]:
+    chunk: list[StoredRecord] = []
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except MalformedExport:
+        if chunk:  # the records before the bad line are still checked, and may fail first
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
+def describe(failures: Sequence[Failure]) -> str:
+    return "; ".join(dict.fromkeys(f.detail for f in failures))
+
+
+def first_problem(chunk: Sequence[StoredRecord], local: tuple[int, list[Failure]] | None,
+                  chain: ChainFailure | None) -> Problem | None:
+    """The earlier of a chunk's first record failure and its first chain failure (ties by precedence)."""
+    if chain is not None and (local is None or chain.at < local[0]
+                              or (chain.at == local[0] and chain.outranks_record)):
+        return Problem(seq=chunk[chain.at].seq, kind=chain.failure.kind, detail=chain.failure.detail)
+    if local is not None:
+        index, failures = local
+        return Problem(seq=chunk[index].seq, kind=failures[0].kind, detail=describe(failures))
+    return None
+
+
+_Pending = tuple[Future[tuple[int, list[Failure]] | None], list[StoredRecord], ChainFailure | None]
+
+
+def verify_records(records: Iterable[StoredRecord], jwks: dict[str, Any], *, log_name: str | None = None,
+                   anchors: Sequence[Anchor] = (), workers: int | None = None, chunk_size: int = 256,
+                   progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Verify a log given in seq order; stop at the first problem.
+
+    ``workers`` processes check records on their own (default: one per CPU; 0 or 1 checks in
+    this process) at most ``2 * workers`` chunks ahead of the chain walk, which runs here.
+    """
+    load_keys(jwks)  # a bad JWKS fails here, before any process starts
+    workers = len(os.sched_getaffinity(0)) if workers is None else workers
+    walk = ChainWalk(anchors)
+    inflight: deque[_Pending] = deque()
+    pool: ProcessPoolExecutor | None = None
+    if workers > 1:
+        import multiprocessing
+
+        # spawn, not fork: the caller may be a server or a test process with threads running.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(jwks, log_name))
+    else:
+        _init_worker(jwks, log_name)
+
+    def settle() -> Problem | None:
+        future, chunk, chain = inflight.popleft()
+        problem = first_problem(chunk, future.result(), chain)
+        if problem is None and progress is not None:
+            progress(len(chunk))
+        return problem
+
+    def result(problem: Problem | None) -> VerifyResult:
+        return VerifyResult(records=walk.count, last_seq=walk.seq, last_hash=walk.hash, problem=problem)
+
+    try:
+        try:
+            for chunk in _chunks(records, chunk_size):
+                chain = _walk_chunk(walk, chunk)
+                future: Future[tuple[int, list[Failure]] | None]
+                if pool is not None:
+                    future = pool.submit(_check_chunk, chunk)
+                else:
+                    future = Future()
+                    future.set_result(_check_chunk(chunk))
+                inflight.append((future, chunk, chain))
+                if chain is not None:
+                    break
+                while len(inflight) > 2 * max(workers, 1) or (inflight and inflight[0][0].done()):
+                    problem = settle()
+                    if problem is not None:
+                        return result(problem)
+        except MalformedExport as exc:
+            malformed: MalformedExport | None = exc
+        else:
+            malformed = None
+        while inflight:  # an earlier problem wins over a later one
+            problem = settle()
+            if problem is not None:
+                return result(problem)
+        if malformed is not None:
+            return result(Problem(seq=walk.seq + 1, kind="edited", detail=str(malformed)))
+        return result(walk.at_end())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+def record_from_row(row: Any) -> StoredRecord:
+    return StoredRecord(seq=row.seq, id=row.id, prev_hash=row.prev_hash, hash=row.hash, payload=row.payload,
+                        jws=row.jws, created_at=row.created_at, requester=row.requester,
+                        organization=row.organization, decision=row.decision, strength=row.strength,
+                        rules_digest=row.rules_digest, catalog_id=row.catalog_id, key_id=row.key_id)
+
+
+def database_records(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[StoredRecord]:
+    """Every record in seq order (optionally only up to ``up_to``), in bounded memory."""
+    from advisor.store.repository import Repository
+
+    for row in Repository(engine).iter_rows(batch):
+        if up_to is not None and row.seq > up_to:
+            return
+        yield record_from_row(row)
+
+
+def verify_database(engine: Engine, log_name: str, *, jwks: dict[str, Any] | None = None,
+                    anchors: Sequence[Anchor] = (), workers: int | None = None, chunk_size: int = 256,
+                    progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """The whole log in a database, also against its own chain head (a cut the head still counts is caught).
+
+    ``jwks`` pins the keys to trust; by default they are read from the same database, which an
+    attacker with write access could extend: an auditor keeps an exported JWKS and passes it.
+    """
+    from advisor.audit.keyring import jwks as database_jwks
+    from advisor.store.repository import Repository
+
+    if jwks is None:
+        with engine.connect() as conn:
+            jwks = database_jwks(conn)
+    size, head_hash = Repository(engine).head()
+    head = Anchor(size=size, hash=head_hash, label="database's chain head")
+    return verify_records(database_records(engine), jwks, log_name=log_name, anchors=[head, *anchors],
+                          workers=workers, chunk_size=chunk_size, progress=progress)
+
+
+_line_decoder = msgspec.json.Decoder(ExportLine)
+
+
+def export_records(path: Path) -> Iterator[StoredRecord]:
+    """The records of an ``advisor export`` file, one JSON line each; a bad line raises ``MalformedExport``."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = _line_decoder.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise MalformedExport(number, str(exc)) from None
+            yield StoredRecord(seq=entry.seq, id=entry.id, prev_hash=entry.prev_hash, hash=entry.hash,
+                               payload=entry.payload, jws=entry.jws)

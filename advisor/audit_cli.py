@@ -1,0 +1,220 @@
+"""The audit subcommands of ``advisor``: verify, export, checkpoint, keys rotate.
+
+An auditor's loop: ``advisor checkpoint`` now and then (kept outside the database), ``advisor export``
+when asked, and ``advisor verify --checkpoint`` against the database or the exported files.
+Exit codes: 0 all is well, 1 the log has a problem (the first one is printed), 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from advisor.settings import Settings
+
+
+def default_jwks_path(export: Path) -> Path:
+    """``audit.jsonl`` -> ``audit.jwks.json``: the keys travel beside the records they verify."""
+    return export.with_suffix(".jwks.json")
+
+
+class ProgressBar:
+    """A one-line text bar on stderr, redrawn at most four times a second."""
+
+    def __init__(self, total: int | None, stream: IO[str] | None = None, label: str = "verify") -> None:
+        self.total, self.label, self.stream = total, label, stream or sys.stderr
+        self.done = 0
+        self.started = self.drawn = time.monotonic()
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.drawn >= 0.25:
+            self.drawn = now
+            self.draw(now)
+
+    def draw(self, now: float, end: str = "") -> None:
+        rate = self.done / max(now - self.started, 1e-9)
+        if self.total:
+            share = min(self.done / self.total, 1.0)
+            filled = int(share * 30)
+            bar = f"[{'#' * filled}{'.' * (30 - filled)}] {share:4.0%} {self.done:,}/{self.total:,}"
+        else:
+            bar = f"{self.done:,}"
+        self.stream.write(f"\r{self.label} {bar} records, {rate:,.0f}/s{end}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.draw(time.monotonic(), end="\n")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_bytes())
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.audit.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
+    from advisor.audit.verify import Anchor, JwksError, export_records, load_keys, verify_database, verify_records
+
+    engine = None
+    try:
+        anchors: list[Anchor] = []
+        total: int | None = None
+        log_name: str | None = None
+        if args.file:
+            export = Path(args.file)
+            jwks_doc = _read_json(Path(args.jwks) if args.jwks else default_jwks_path(export))
+            if not export.is_file():
+                raise OSError(f"no export file {export}")
+        else:
+            from advisor.audit.keyring import jwks
+            from advisor.store.database import make_engine
+            from advisor.store.repository import Repository
+
+            engine = make_engine(settings, pool_size=2)
+            with engine.connect() as conn:
+                jwks_doc = _read_json(Path(args.jwks)) if args.jwks else jwks(conn)
+            total, log_name = Repository(engine).head()[0], settings.log_name
+        keys = load_keys(jwks_doc)
+        if args.checkpoint:
+            checkpoint = msgspec.json.decode(Path(args.checkpoint).read_bytes(), type=Checkpoint)
+            anchors.append(verify_checkpoint(checkpoint, keys, log_name))
+            total = max(total or 0, checkpoint.size) or None
+            log_name = checkpoint.origin
+    except (OSError, ValueError, JwksError, CheckpointError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        print(f"cannot verify: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a database that cannot be reached or read
+        print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    bar = ProgressBar(total)
+    progress = None if args.quiet else bar
+    try:
+        if engine is not None:
+            result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors, workers=args.workers,
+                                     progress=progress)
+        else:
+            result = verify_records(export_records(Path(args.file)), jwks_doc, log_name=log_name, anchors=anchors,
+                                    workers=args.workers, progress=progress)
+    finally:
+        if progress is not None:
+            bar.close()
+        if engine is not None:
+            engine.dispose()
+    if result.problem is None:
+        print(f"ok: {result.records} records verified; head seq {result.last_seq} hash {result.last_hash}")
+        return 0
+    problem = result.problem
+    print(f"problem: seq={problem.seq} kind={problem.kind}: {problem.detail}")
+    return 1
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.audit.jws import attach
+    from advisor.audit.keyring import jwks
+    from advisor.audit.verify import ExportLine, database_records
+    from advisor.store.database import make_engine
+    from advisor.store.repository import Repository
+
+    output = Path(args.file)
+    jwks_path = Path(args.jwks) if args.jwks else default_jwks_path(output)
+    engine = make_engine(settings, pool_size=2)
+    encoder = msgspec.json.Encoder()
+    try:
+        size, head_hash = Repository(engine).head()  # a consistent end: later appends are not exported
+        with engine.connect() as conn:
+            keys = jwks(conn)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        scratch = output.with_name(f".{output.name}.partial")
+        count = 0
+        with scratch.open("wb") as handle:
+            for record in database_records(engine, up_to=size):
+                parts = record.jws.split(".")
+                attached = attach(record.jws, record.payload.encode("utf-8")) \
+                    if len(parts) == 3 and not parts[1] else record.jws  # not a detached JWS: as stored
+                handle.write(encoder.encode(ExportLine(seq=record.seq, id=record.id, hash=record.hash,
+                                                       prev_hash=record.prev_hash, payload=record.payload,
+                                                       jws=attached)) + b"\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, output)
+        jwks_path.write_text(json.dumps(keys, indent=2, sort_keys=True) + "\n")
+    finally:
+        engine.dispose()
+    print(f"exported {count} records (head seq {size}, hash {head_hash}) to {output}; keys in {jwks_path}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.audit.checkpoint import current_checkpoint
+    from advisor.audit.keyring import KeyRing
+    from advisor.store.database import make_engine
+
+    engine = make_engine(settings, pool_size=1)
+    try:
+        checkpoint = current_checkpoint(engine, KeyRing(settings.keys_dir, settings.signing_key_file),
+                                        settings.log_name)
+    finally:
+        engine.dispose()
+    output = Path(args.file)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(msgspec.json.format(msgspec.json.encode(checkpoint), indent=2) + b"\n")
+    print(f"checkpoint of {checkpoint.origin} at size {checkpoint.size} written to {output}; keep it outside "
+          "the database", file=sys.stderr)
+    sys.stderr.write(checkpoint.note)
+    return 0
+
+
+def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.audit.keyring import KeyRing
+    from advisor.store.database import is_sqlite, make_engine, normalise_url
+    from advisor.store.writer import begin_locked, lock_head
+
+    sqlite = is_sqlite(normalise_url(settings.database_url))
+    engine = make_engine(settings, pool_size=1)
+    keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
+    try:
+        # Under the chain lock, like every append: no record is signed by a key retired before it.
+        with engine.connect() as conn, begin_locked(conn, sqlite):
+            lock_head(conn, sqlite)
+            retired = KeyRing.active_kid(conn)
+            key = keyring.rotate(conn)
+    finally:
+        engine.dispose()
+    print(f"new signing key {key.kid} ({settings.keys_dir / (key.kid + '.pem')}); retired {retired or 'none'}. "
+          "Every process that appends needs the new key file in its keys directory.", file=sys.stderr)
+    return 0
+
+
+def add_audit_commands(sub: Any) -> None:
+    """Register verify, export, checkpoint and keys on the ``advisor`` parser's subcommands."""
+    verify = sub.add_parser("verify", help="verify the signed log (database, or an exported file)")
+    verify.add_argument("--checkpoint", metavar="FILE", help="a checkpoint from `advisor checkpoint`: the log "
+                        "must still have at least its size, with its head hash at that size")
+    verify.add_argument("--file", metavar="EXPORT", help="verify an `advisor export` file instead of the database")
+    verify.add_argument("--jwks", metavar="JWKS", help="the public keys to trust (default: the database's, or "
+                        "EXPORT's .jwks.json beside it)")
+    verify.add_argument("--workers", type=int, default=None, help="processes checking signatures (default: CPUs)")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    verify.set_defaults(func=cmd_verify)
+    export = sub.add_parser("export", help="write the signed log as JSON Lines, with its JWKS")
+    export.add_argument("file", help="output JSON Lines file (e.g. audit.jsonl)")
+    export.add_argument("--jwks", metavar="JWKS", help="where to write the public keys (default: FILE with "
+                        "suffix .jwks.json)")
+    export.set_defaults(func=cmd_export)
+    checkpoint = sub.add_parser("checkpoint", help="write a signed checkpoint (log size and head hash)")
+    checkpoint.add_argument("file", help="output file; keep it outside the database")
+    checkpoint.set_defaults(func=cmd_checkpoint)
+    keys = sub.add_parser("keys", help="signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate", help="retire the active signing key and activate a new one")
+    rotate.set_defaults(func=cmd_keys_rotate)

@@ -1,0 +1,63 @@
+"""First start: create an admin client and hand its key to the operator through a 0600 file.
+
+The key is written once to ``settings.bootstrap_admin_file`` and never logged or printed; the log
+names only the file. It happens only while no client exists at all, under the chain lock, so
+several workers or replicas starting together create exactly one admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from advisor.auth.clients import ClientStore, Role
+from advisor.store.tables import clients
+from advisor.store.writer import begin_locked, lock_head
+
+log = logging.getLogger(__name__)
+BOOTSTRAP_ADMIN_NAME = "bootstrap-admin"
+
+
+def write_secret_file(path: Path, secret: str) -> None:
+    """Write ``secret`` to ``path`` with mode 0600 from the start (never readable by others, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secret + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(scratch, 0o600)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+
+
+def ensure_bootstrap_admin(engine: Engine, sqlite: bool, credential_file: Path) -> Path | None:
+    """Create the first admin when there is no client yet; return the file its key was written to."""
+    store = ClientStore(engine)
+    with engine.connect() as conn, begin_locked(conn, sqlite):
+        lock_head(conn, sqlite)  # serialises first starts across workers and replicas
+        if conn.execute(select(func.count()).select_from(clients)).scalar_one():
+            return None
+        client, key = store.create(BOOTSTRAP_ADMIN_NAME, Role.ADMIN, conn=conn)
+        # Written before the commit: if the write fails, no admin exists whose key nobody has.
+        write_secret_file(credential_file, key)
+    log.warning("created admin client %s; its API key is in %s (mode 0600): read it once, keep it in a "
+                "secret store, then delete the file", client.id, credential_file.resolve())
+    return credential_file
+
+
+def prepare_access(engine: Engine, sqlite: bool, credential_file: Path, idempotency_ttl_hours: int) -> None:
+    """``advisor serve``, before the workers start: the first admin, and forget expired idempotency keys."""
+    from advisor.store.idempotency import IdempotencyStore
+
+    ensure_bootstrap_admin(engine, sqlite, credential_file)
+    purged = IdempotencyStore(engine, sqlite, idempotency_ttl_hours).purge_expired()
+    if purged:
+        log.info("forgot %d expired idempotency key(s)", purged)

@@ -1,0 +1,54 @@
+"""The baseline for the signing overhead: ``POST /assess`` storing each record unsigned and unchained.
+
+Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert):
+only the hash, the Ed25519 signature and the chain head (read, link, update) are left out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from litestar import Litestar
+from sqlalchemy import Connection, func, insert, select
+
+from advisor import app as advisor_app
+from advisor.audit.keyring import KeyRing, utc_now
+from advisor.audit.record import SignedPayload, splice_payload
+from advisor.store import writer
+from advisor.store.tables import records
+
+_seq: list[itertools.count[int]] = []
+
+
+def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: Sequence[writer.Draft],
+                   _sqlite: bool) -> list[writer.Appended]:
+    if not _seq:  # one writer process: a local counter instead of the chain head
+        _seq.append(itertools.count(int(conn.execute(select(func.coalesce(func.max(records.c.seq), 0)))
+                                        .scalar_one()) + 1))
+    now = utc_now()
+    rows, appended = [], []
+    for draft in drafts:
+        seq = next(_seq[0])
+        raw = splice_payload(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
+                             requester=draft.requester, key_id="", recommendation_raw=draft.recommendation_raw)
+        rec = draft.recommendation
+        marker = f"unsigned-{draft.id}"  # hash and prev_hash are UNIQUE columns
+        rows.append({"seq": seq, "id": draft.id, "prev_hash": f"p-{marker}", "hash": marker, "created_at": now,
+                     "requester": draft.requester, "organization": rec.profile.organization.name,
+                     "decision": rec.decision, "strength": rec.strength, "rules_digest": rec.versions.rules_digest,
+                     "catalog_id": rec.versions.catalog_id, "key_id": "", "payload": raw.decode("utf-8"),
+                     "jws": ".."})
+        payload = SignedPayload(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
+                                requester=draft.requester, key_id="", recommendation=rec)
+        appended.append(writer.Appended(payload=payload, raw=raw, hash=marker, jws=".."))
+    conn.execute(insert(records), rows)
+    for draft, result in zip(drafts, appended, strict=True):
+        if draft.also_write is not None:
+            draft.also_write(conn, result)
+    return appended
+
+
+def create_app() -> Litestar:
+    writer.append_batch = unsigned_batch  # type: ignore[assignment]  # ChainWriter looks it up per batch
+    return advisor_app.create_app()

@@ -1,0 +1,146 @@
+"""Verifying the whole signed log: records/s with every check and signature, against a hashes-only walk.
+
+Usage: .venv/bin/python -m bench.verify_bench [--records 1000000] [--db var/bench/audit-log.db] [--workers N]
+
+Builds the log once (reused by later runs and by bench/list_bench.py) through the real append path
+(bench/audit_log.py), then measures two walks of it, each in a fresh process so its peak RSS is its
+own: the baseline reads every record and checks only hashes and links, one core; the verifier checks
+everything (canonical bytes, hash, columns, JWS, Ed25519 signature, key window, links, head) with
+worker processes. Prints both rates, their ratio, and peak RSS of the verifier and of its workers.
+Targets: >= 20,000 records/s with signatures on 2 cores, peak RSS < 150 MB.
+
+Heavy imports stay inside functions: the verifier's workers are spawned and re-import this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+DEFAULT_DB = Path("var/bench/audit-log.db")
+
+
+def measure(db: Path, mode: str, workers: int | None) -> dict[str, float]:
+    """One walk of the log in this process; what it cost."""
+    import hashlib
+
+    from advisor.audit.record import GENESIS_HASH
+    from advisor.audit.verify import database_records, verify_database
+    from advisor.settings import Settings
+    from advisor.store.database import make_engine
+
+    settings = Settings(database_url=f"sqlite:///{db}", keys_dir=db.parent / "keys")  # no app: a lean process
+    engine = make_engine(settings, pool_size=2)
+    sampler = WorkerPeak()
+    sampler.start()
+    started = time.perf_counter()
+    if mode == "hashes":
+        count, prev, expected = 0, GENESIS_HASH, 1
+        for record in database_records(engine):
+            if (record.seq != expected or record.prev_hash != prev
+                    or hashlib.sha256(record.payload.encode("utf-8")).hexdigest() != record.hash):
+                raise SystemExit(f"hashes-only walk failed at {record.seq}")
+            count, prev, expected = count + 1, record.hash, expected + 1
+    else:
+        result = verify_database(engine, settings.log_name, workers=workers)
+        if result.problem is not None:
+            raise SystemExit(f"verification failed: {result.problem}")
+        count = result.records
+    seconds = time.perf_counter() - started
+    sampler.stop()
+    engine.dispose()
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))  # this process and its (reaped) workers
+    return {"records": count, "seconds": seconds, "rate": count / seconds, "hwm_mb": vm_hwm_kb("self") / 1024,
+            "cpu_us": cpu / count * 1e6,
+            "rusage_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "children_rusage_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "worker_hwm_mb": sampler.peak_kb / 1024}
+
+
+def vm_hwm_kb(pid: str) -> int:
+    """Peak resident set of a process since its exec (``getrusage`` also counts the pages a process held
+    between fork and exec, i.e. its parent's: here the parent that built the log, or this verifier)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+class WorkerPeak(threading.Thread):
+    """The largest VmHWM among this process's children (the verifier's workers), sampled while they run."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kb = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._done.wait(0.2):
+            for task in Path(f"/proc/{me}/task").iterdir():
+                for child in (task / "children").read_text().split():
+                    try:
+                        self.peak_kb = max(self.peak_kb, vm_hwm_kb(child))
+                    except OSError:  # exited meanwhile
+                        continue
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def run_child(db: Path, mode: str, workers: int | None) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.verify_bench", "--measure", mode, "--db", str(db)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB)
+    parser.add_argument("--workers", type=int, default=None, help="verifier processes (default: one per CPU)")
+    parser.add_argument("--measure", choices=["hashes", "full"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.db, args.measure, args.workers)))
+        return
+
+    from bench.audit_log import build_log
+
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    appended, seconds = build_log(args.db, args.records)
+    if appended:
+        print(f"built: {appended:,} records in {seconds:.0f} s ({appended / seconds:,.0f}/s); "
+              f"database {args.db.stat().st_size / 1e9:.2f} GB")
+    baseline = run_child(args.db, "hashes", None)
+    full = run_child(args.db, "full", args.workers)
+    workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
+    print(f"records:                     {int(full['records']):,} ({args.db})")
+    print(f"baseline, hashes+links only: {baseline['rate']:,.0f} records/s (1 process, {baseline['seconds']:.1f} s)")
+    print(f"verify, everything:          {full['rate']:,.0f} records/s ({workers} workers, {full['seconds']:.1f} s); "
+          "target >= 20,000/s")
+    print(f"ratio verify / baseline:     {full['rate'] / baseline['rate']:.3f}")
+    cores = len(os.sched_getaffinity(0))
+    print(f"CPU per record:              verify {full['cpu_us']:.0f} us (all processes), baseline "
+          f"{baseline['cpu_us']:.0f} us: on {cores} idle cores at most {cores * 1e6 / full['cpu_us']:,.0f} records/s "
+          "(the wall-clock rate above is lower when other work shares the CPUs)")
+    print(f"peak RSS (VmHWM): verifier {full['hwm_mb']:.0f} MB, largest worker {full['worker_hwm_mb']:.0f} MB, "
+          f"baseline walk {baseline['hwm_mb']:.0f} MB; target < 150 MB")
+    print(f"  (getrusage, which also counts the parent's pages held before exec: verifier {full['rusage_mb']:.0f} MB, "
+          f"workers {full['children_rusage_mb']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The audit routes over HTTP: listing, one record's verification, the signed checkpoint; JOSE interop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
+
+import httpx
+import msgspec
+import pytest
+from joserfc import jws
+from joserfc.errors import BadSignatureError, SecurityWarning
+from joserfc.jwk import KeySet
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from advisor.api.deps import Services
+from advisor.audit.checkpoint import Checkpoint, verify_checkpoint
+from advisor.audit.keys import b64url
+from advisor.audit.verify import load_keys, verify_database
+from advisor.settings import Settings
+from advisor.store.tables import records
+from tests.factories import profile_dict
+from tests.signed_log import REQUESTERS, append_records, tampering
+
+COUNT = 25
+Client = TestClient[Litestar]
+
+
+@pytest.fixture
+def services(app: Litestar, client: Client) -> Services:
+    """The started app with COUNT records from three requesters."""
+    services: Services = app.state.services
+    append_records(services, COUNT)
+    return services
+
+
+@pytest.fixture
+def auditor(client_as: Callable[..., Client]) -> Client:
+    return client_as("auditor")
+
+
+def walk(client: Client, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a listing, following the cursor."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        response = client.get("/assessments", params={**params, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("the cursor never ended")
+
+
+def test_listing_is_newest_first_and_pages_without_overlap(services: Services, auditor: Client) -> None:
+    items = walk(auditor, limit=7)
+    assert [i["seq"] for i in items] == list(range(COUNT, 0, -1))
+    first = auditor.get("/assessments").json()
+    assert len(first["items"]) == COUNT  # default limit 50
+    assert first["next_cursor"] is None
+    assert set(first["items"][0]) == {"id", "seq", "created_at", "requester", "organization", "decision",
+                                      "strength", "rules_digest", "catalog_id", "hash"}
+
+
+def test_listing_filters(services: Services, auditor: Client) -> None:
+    everything = walk(auditor)
+    for name, value in (("organization", "Org 1"), ("requester", REQUESTERS[2]),
+                        ("decision", everything[3]["decision"]), ("strength", everything[5]["strength"]),
+                        ("rules_digest", everything[0]["rules_digest"])):
+        expected = [i["seq"] for i in everything if i[name] == value]
+        assert expected, name
+        assert [i["seq"] for i in walk(auditor, **{name: value}, limit=4)] == expected, name
+    both = walk(auditor, organization="Org 2", requester=REQUESTERS[0])
+    assert [i["seq"] for i in both] == [i["seq"] for i in everything
+                                        if i["organization"] == "Org 2" and i["requester"] == REQUESTERS[0]]
+
+
+def test_listing_by_time_accepts_any_offset(services: Services, auditor: Client) -> None:
+    with services.engine.begin() as conn:  # spread the records over time, newest last
+        for seq in range(1, COUNT + 1):
+            conn.execute(records.update().where(records.c.seq == seq)
+                         .values(created_at=f"2026-03-01T10:{seq:02d}:00.000000Z"))
+    since = datetime(2026, 3, 1, 10, 10, tzinfo=UTC)
+    until = datetime(2026, 3, 1, 10, 20, tzinfo=UTC)
+    expected = list(range(19, 9, -1))  # from 10:10 inclusive to 10:20 exclusive
+    utc = walk(auditor, created_from=since.isoformat().replace("+00:00", "Z"), created_to=until.isoformat())
+    assert [i["seq"] for i in utc] == expected
+    plus_two = timezone(timedelta(hours=2))
+    shifted = walk(auditor, created_from=since.astimezone(plus_two).isoformat(),
+                   created_to=until.astimezone(plus_two).isoformat())
+    assert [i["seq"] for i in shifted] == expected
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"cursor": "abc"}, "cursor"), ({"cursor": "0"}, "cursor"),
+    ({"created_from": "yesterday"}, "created_from"), ({"created_to": "2026-01-01T00:00:00"}, "created_to"),
+    ({"decision": "cloud"}, "decision"), ({"strength": "strong"}, "strength"),
+])
+def test_listing_rejects_bad_parameters(services: Services, auditor: Client, params: dict[str, Any],
+                                        field: str) -> None:
+    response = auditor.get("/assessments", params=params)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["field"] == field
+
+
+def test_an_assessor_lists_only_its_own_records(app: Litestar, client: Client,
+                                                client_as: Callable[..., Client], auditor: Client) -> None:
+    other = client_as("assessor", "other-portal")
+    mine = [client.post("/assess", json=profile_dict(organization={"name": f"Mine {i}"})).json()["id"]
+            for i in range(3)]
+    theirs = [other.post("/assess", json=profile_dict(organization={"name": f"Theirs {i}"})).json()["id"]
+              for i in range(2)]
+    assert [i["id"] for i in walk(client)] == mine[::-1]
+    assert [i["id"] for i in walk(other)] == theirs[::-1]
+    assert {i["id"] for i in walk(auditor)} == set(mine + theirs)
+    someone_else = walk(other)[0]["requester"]
+    refused = client.get("/assessments", params={"requester": someone_else})
+    assert refused.status_code == 403
+
+
+def test_verification_of_a_sound_record(services: Services, auditor: Client) -> None:
+    middle = walk(auditor)[COUNT // 2]
+    body = auditor.get(f"/assessments/{middle['id']}/verification").json()
+    assert body["valid"] is True
+    assert all(body["checks"].values())
+    assert body["predecessor"] == {"seq": middle["seq"] - 1, "hash": body["prev_hash"], "linked": True}
+    assert body["successor"]["linked"] is True
+    assert body["key"]["known"] is True
+    assert body["key"]["alg"] == "EdDSA"
+    assert auditor.get("/assessments/nope/verification").status_code == 404
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_verification_shows_what_was_tampered_with(settings: Settings, services: Services, auditor: Client) -> None:
+    with tampering(settings) as conn:
+        conn.execute("UPDATE records SET payload = replace(payload, '\"strength\":\"', '\"strength\":\"x') "
+                     "WHERE seq = 5")
+        conn.execute("DELETE FROM records WHERE seq = 7")
+        record_id = conn.execute("SELECT id FROM records WHERE seq = 5").fetchone()[0]
+        neighbour = conn.execute("SELECT id FROM records WHERE seq = 8").fetchone()[0]
+    body = auditor.get(f"/assessments/{record_id}/verification").json()
+    assert body["valid"] is False
+    assert body["checks"]["hash"] is False
+    assert body["checks"]["signature"] is False
+    assert body["checks"]["predecessor"] is True
+    assert body["problems"][0]["kind"] == "edited"
+    after_gap = auditor.get(f"/assessments/{neighbour}/verification").json()
+    assert after_gap["predecessor"] is None
+    assert [(p["seq"], p["kind"]) for p in after_gap["problems"]] == [(8, "deleted")]
+
+
+def test_checkpoint_is_signed_over_the_current_head(services: Services, auditor: Client, client: Client) -> None:
+    response = auditor.get("/audit/checkpoint")
+    assert response.status_code == 200
+    checkpoint = msgspec.convert(response.json(), Checkpoint)
+    size, head = services.repository.head()
+    assert (checkpoint.size, checkpoint.hash) == (size, head) == (COUNT, walk(auditor)[0]["hash"])
+    assert checkpoint.origin == services.settings.log_name
+    keys = load_keys(client.get("/.well-known/jwks.json").json())
+    assert verify_checkpoint(checkpoint, keys, services.settings.log_name).size == COUNT
+    head_line = checkpoint.note.split("\n")[2]
+    assert base64.b64decode(head_line).hex() == head
+
+
+def jose_verify(token: str, key_set: KeySet) -> Any:
+    """joserfc warns that RFC 9864 deprecates the name EdDSA; we still emit it, as most tools know only it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
+        return jws.deserialize_compact(token, key_set, algorithms=["EdDSA", "Ed25519"])
+
+
+def test_records_verify_with_an_independent_jose_library(services: Services, auditor: Client,
+                                                         client: Client) -> None:
+    """joserfc (not our code) checks every receipt against the published JWKS and nothing else."""
+    key_set = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
+    for record_id in [i["id"] for i in walk(auditor)]:
+        receipt = auditor.get(f"/assessments/{record_id}").json()["receipt"]
+        token = jose_verify(receipt["jws"], key_set)
+        assert token.protected["kid"] == receipt["key_id"]
+        assert hashlib.sha256(token.payload).hexdigest() == receipt["hash"]
+        signed = json.loads(token.payload)
+        assert (signed["id"], signed["seq"], signed["prev_hash"]) == (record_id, receipt["seq"], receipt["prev_hash"])
+    header, _, signature = receipt["jws"].split(".")
+    forged = token.payload.replace(b'"strength":"', b'"strength":"x', 1)
+    with pytest.raises(BadSignatureError):
+        jose_verify(f"{header}.{b64url(forged)}.{signature}", key_set)
+
+
+def test_concurrent_posts_leave_one_chain_with_every_acknowledged_record(app: Litestar, client: Client) -> None:
+    """200 requests at once through the ASGI app: one chain, no fork, no gap, each 201 in it as told."""
+    headers = {"Authorization": client.headers["Authorization"]}
+    bodies = [profile_dict(organization={"name": f"Concurrent {i}"}, workload={"daily_tokens": 1000 + i})
+              for i in range(200)]
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=cast(Any, app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers,
+                                     timeout=60) as http:
+            return await asyncio.gather(*(http.post("/assess", json=body) for body in bodies))
+
+    responses = asyncio.run(post_all())
+    assert [r.status_code for r in responses] == [201] * len(bodies)
+    services: Services = app.state.services
+    result = verify_database(services.engine, services.settings.log_name, workers=0)
+    assert result.problem is None
+    with services.engine.connect() as conn:
+        stored = {r.id: (r.seq, r.hash) for r in conn.execute(select(records.c.id, records.c.seq, records.c.hash))}
+    assert sorted(seq for seq, _ in stored.values()) == list(range(1, len(bodies) + 1))
+    for response in responses:
+        body = response.json()
+        assert stored[body["id"]] == (body["receipt"]["seq"], body["receipt"]["hash"])

@@ -1,0 +1,161 @@
+"""``advisor verify | export | checkpoint | keys rotate`` as an operator or auditor runs them, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from sqlalchemy import select
+
+from advisor.api.deps import Services
+from advisor.audit.keyring import jwks
+from advisor.audit.verify import verify_database
+from advisor.settings import PROJECT_ROOT, Settings
+from advisor.store.database import make_engine
+from advisor.store.tables import records
+from tests.integration.cluster import Load, bodies, running, server_env
+from tests.signed_log import append_records, tampering
+
+SQLITE = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+COUNT = 30
+
+
+def advisor(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")}
+    env.update(ADVISOR_DATABASE_URL=settings.database_url, ADVISOR_KEYS_DIR=str(settings.keys_dir))
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True, text=True, env=env,
+                          check=False, timeout=180)
+
+
+@pytest.fixture
+def services(app: Litestar) -> Services:
+    services: Services = app.state.services
+    append_records(services, COUNT)
+    return services
+
+
+@SQLITE
+def test_verify_passes_with_a_progress_bar(settings: Settings, services: Services) -> None:
+    result = advisor(settings, "verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"ok: {COUNT} records verified")
+    assert f"100% {COUNT}/{COUNT} records" in result.stderr
+
+
+@SQLITE
+def test_verify_prints_the_first_problem_and_exits_1(settings: Settings, services: Services) -> None:
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM records WHERE seq IN (9, 10)")
+    result = advisor(settings, "verify", "--quiet")
+    assert result.returncode == 1
+    assert result.stdout.startswith("problem: seq=11 kind=deleted: record(s) 9..10 are missing")
+
+
+@SQLITE
+def test_export_and_checkpoint_verify_offline(settings: Settings, services: Services, tmp_path: Path) -> None:
+    checkpoint, export = tmp_path / "checkpoint.json", tmp_path / "audit.jsonl"
+    assert advisor(settings, "checkpoint", str(checkpoint)).returncode == 0
+    done = advisor(settings, "export", str(export))
+    assert done.returncode == 0, done.stderr
+    jwks_file = tmp_path / "audit.jwks.json"
+    lines = export.read_text().splitlines()
+    assert len(lines) == COUNT
+    first = json.loads(lines[0])
+    assert set(first) == {"seq", "id", "hash", "prev_hash", "payload", "jws"}
+    with services.engine.connect() as conn:
+        stored = conn.execute(select(records.c.payload).where(records.c.seq == 1)).scalar_one()
+        assert json.loads(jwks_file.read_text()) == jwks(conn)
+    assert first["payload"] == stored  # exactly the signed bytes
+
+    clean = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    # The auditor's copy, cut short: only the checkpoint knows it was longer.
+    export.write_text("\n".join(lines[:25]) + "\n")
+    assert advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file)).returncode == 0
+    cut = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint))
+    assert cut.returncode == 1
+    assert cut.stdout.startswith("problem: seq=26 kind=truncated")
+    # One line edited.
+    entry = json.loads(lines[6])
+    entry["payload"] = entry["payload"].replace('"strength":"', '"strength":"x', 1)
+    export.write_text("\n".join([*lines[:6], json.dumps(entry), *lines[7:]]) + "\n")
+    edited = advisor(settings, "verify", "--file", str(export))
+    assert edited.returncode == 1
+    assert edited.stdout.startswith("problem: seq=7 kind=edited")
+
+
+@SQLITE
+def test_an_auditor_verifies_the_export_without_advisor_code(settings: Settings, services: Services,
+                                                             tmp_path: Path) -> None:
+    """examples/verify_export.py, as the README hands it to an auditor: stdlib and joserfc only."""
+    checkpoint, export = tmp_path / "checkpoint.json", tmp_path / "audit.jsonl"
+    assert advisor(settings, "checkpoint", str(checkpoint)).returncode == 0
+    assert advisor(settings, "export", str(export)).returncode == 0
+    script = [sys.executable, str(PROJECT_ROOT / "examples" / "verify_export.py"), str(export),
+              str(tmp_path / "audit.jwks.json"), str(checkpoint)]
+    clean = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.startswith(f"ok: {COUNT} records")
+    lines = export.read_text().splitlines()
+    export.write_text("\n".join(lines[:20]) + "\n")
+    cut = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
+    assert cut.returncode == 1
+    assert "record 21: truncated" in cut.stderr
+
+
+@SQLITE
+def test_verify_refuses_unusable_input(settings: Settings, services: Services, tmp_path: Path) -> None:
+    missing = advisor(settings, "verify", "--file", str(tmp_path / "nope.jsonl"), "--jwks", str(tmp_path / "k.json"))
+    assert missing.returncode == 2
+    (tmp_path / "bad.json").write_text('{"origin": "x"}')
+    bad = advisor(settings, "verify", "--checkpoint", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2
+    assert "cannot verify" in bad.stderr
+
+
+@SQLITE
+def test_rotation_keeps_every_record_verifiable(settings: Settings, services: Services, tmp_path: Path) -> None:
+    before = advisor(settings, "checkpoint", str(tmp_path / "before.json"))
+    assert before.returncode == 0
+    rotated = advisor(settings, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    append_records(services, 10)  # the running app picks up the new key from the keys directory
+    with services.engine.connect() as conn:
+        keys = jwks(conn)["keys"]
+        signers = [r.key_id for r in conn.execute(select(records.c.key_id).order_by(records.c.seq))]
+    assert len(keys) == 2
+    assert keys[0]["exp"] == keys[1]["nbf"]  # one instant ends the old window and starts the new one
+    assert signers == [keys[0]["kid"]] * COUNT + [keys[1]["kid"]] * 10
+    result = advisor(settings, "verify", "--checkpoint", str(tmp_path / "before.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ok: {COUNT + 10} records" in result.stdout
+
+
+@SQLITE
+@pytest.mark.slow
+def test_two_server_processes_on_one_sqlite_file_keep_one_chain(settings: Settings, tmp_path: Path) -> None:
+    """Two `advisor serve` processes (two writers, one file) under concurrent load: no fork, no gap,
+    every acknowledged record in the chain as acknowledged."""
+    env = server_env(settings.database_url, settings.keys_dir)
+    with running(2, env, tmp_path) as servers:
+        load = Load(bodies(120, "two-writers"), urls=lambda: [s.url for s in servers], deadline_s=120, threads=16)
+        outcomes = load.run()
+    acknowledged = [o.record for o in outcomes if o.record is not None]
+    assert len(acknowledged) == len(outcomes), [o.attempts for o in outcomes if o.record is None][:5]
+    engine = make_engine(settings, pool_size=1)
+    try:
+        result = verify_database(engine, settings.log_name, workers=2)
+        assert result.problem is None, result.problem
+        with engine.connect() as conn:
+            stored = {r.id: (r.seq, r.hash) for r in conn.execute(select(records.c.id, records.c.seq,
+                                                                          records.c.hash))}
+    finally:
+        engine.dispose()
+    assert result.records == len(stored) == len(acknowledged)
+    for record in acknowledged:
+        assert stored[record["id"]] == (record["receipt"]["seq"], record["receipt"]["hash"])

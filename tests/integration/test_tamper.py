@@ -1,0 +1,269 @@
+"""Attacks on the stored log, straight in the SQLite file: each found at the right record, with the right kind.
+
+Every attack runs twice: checked in this process, and by the worker pool with small chunks (so
+the first problem has to be picked across chunks checked out of order).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import uuid
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from litestar import Litestar
+
+from advisor.api.deps import Services
+from advisor.app import build_services, ensure_signing_key
+from advisor.audit.checkpoint import current_checkpoint, verify_checkpoint
+from advisor.audit.keyring import KeyRing, jwks, utc_now
+from advisor.audit.keys import SigningKey
+from advisor.audit.verify import Anchor, Problem, VerifyResult, load_keys, verify_database
+from advisor.settings import Settings
+from advisor.store.database import make_engine, migrate
+from advisor.store.writer import Draft, append_batch, begin_locked, lock_head
+from tests.factories import make_profile
+from tests.signed_log import append_records, forge_record, rewrite_payload, row, sqlite_path, tampering
+
+COUNT = 40
+SQLITE = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+MODES = pytest.mark.parametrize("workers", [0, 2], ids=["inline", "pool"])
+
+
+@pytest.fixture
+def services(app: Litestar) -> Services:
+    services: Services = app.state.services
+    append_records(services, COUNT)
+    return services
+
+
+def verify(settings: Settings, services: Services, workers: int = 0, anchors: tuple[Anchor, ...] = (),
+           keys: dict[str, Any] | None = None) -> VerifyResult:
+    return verify_database(services.engine, settings.log_name, jwks=keys, anchors=anchors, workers=workers,
+                           chunk_size=4)
+
+
+def problem_of(result: VerifyResult) -> Problem:
+    assert result.problem is not None, "the tampering went unnoticed"
+    return result.problem
+
+
+def found(result: VerifyResult) -> tuple[int, str]:
+    """Where and what the first problem is."""
+    return problem_of(result).seq, problem_of(result).kind
+
+
+@SQLITE
+@MODES
+def test_untouched_log_verifies_clean(settings: Settings, services: Services, workers: int) -> None:
+    result = verify(settings, services, workers)
+    assert result.problem is None
+    assert (result.records, result.last_seq) == (COUNT, COUNT)
+    assert result.last_hash == services.repository.head()[1]
+
+
+@SQLITE
+@MODES
+def test_edited_profile_field_is_caught_at_that_record(settings: Settings, services: Services, workers: int) -> None:
+    def bump(document: dict[str, Any]) -> None:
+        document["recommendation"]["profile"]["workload"]["daily_tokens"] += 1
+
+    with tampering(settings) as conn:
+        rewrite_payload(conn, 17, bump)
+    result = verify(settings, services, workers)
+    assert found(result) == (17, "edited")
+    assert "hash" in problem_of(result).detail
+
+
+@SQLITE
+@MODES
+def test_edited_decision_with_recomputed_hash_fails_its_signature(settings: Settings, services: Services,
+                                                                  workers: int) -> None:
+    with tampering(settings) as conn:
+        old = row(conn, 23)["decision"]
+        new = "self_hosted" if old != "self_hosted" else "managed"
+
+        def flip(document: dict[str, Any]) -> None:
+            document["recommendation"]["decision"] = new
+
+        rewrite_payload(conn, 23, flip, rehash=True, columns={"decision": new})
+    result = verify(settings, services, workers)
+    assert found(result) == (23, "edited")
+    assert "signature" in problem_of(result).detail
+
+
+@SQLITE
+@MODES
+def test_deleted_middle_row_is_a_gap_at_the_next_record(settings: Settings, services: Services, workers: int) -> None:
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM records WHERE seq = 20")
+    assert found(verify(settings, services, workers)) == (21, "deleted")
+
+
+@SQLITE
+@MODES
+@pytest.mark.parametrize("how", ["rows", "payloads"])
+def test_swapped_rows_are_reordered(settings: Settings, services: Services, workers: int, how: str) -> None:
+    with tampering(settings) as conn:
+        if how == "rows":  # the two records trade places in the sequence
+            conn.execute("UPDATE records SET seq = -1 WHERE seq = 12")
+            conn.execute("UPDATE records SET seq = 12 WHERE seq = 29")
+            conn.execute("UPDATE records SET seq = 29 WHERE seq = -1")
+        else:  # only the signed bytes and signatures trade places; the columns stay
+            a, b = row(conn, 12), row(conn, 29)
+            conn.execute("UPDATE records SET payload = ?, jws = ? WHERE seq = 12", (b["payload"], b["jws"]))
+            conn.execute("UPDATE records SET payload = ?, jws = ? WHERE seq = 29", (a["payload"], a["jws"]))
+    result = verify(settings, services, workers)
+    assert found(result) == (12, "reordered")
+    assert "signed as record 29" in problem_of(result).detail
+
+
+@SQLITE
+@MODES
+def test_forged_row_signed_by_an_unknown_key(settings: Settings, services: Services, workers: int) -> None:
+    stranger = SigningKey(Ed25519PrivateKey.generate())
+    with tampering(settings) as conn:
+        seq = forge_record(conn, stranger, log=settings.log_name, created_at=utc_now())
+    assert seq == COUNT + 1
+    assert found(verify(settings, services, workers)) == (COUNT + 1, "unknown_key")
+
+
+@SQLITE
+def test_key_smuggled_into_the_database_is_caught_only_with_a_pinned_jwks(settings: Settings,
+                                                                         services: Services) -> None:
+    with services.engine.connect() as conn:
+        pinned = jwks(conn)  # what an auditor exported earlier
+    stranger = SigningKey(Ed25519PrivateKey.generate())
+    with tampering(settings) as conn:
+        conn.execute("INSERT INTO signing_keys (kid, public_jwk, not_before, not_after) VALUES (?, ?, ?, NULL)",
+                     (stranger.kid, json.dumps(stranger.jwk), "2000-01-01T00:00:00.000000Z"))
+        forge_record(conn, stranger, log=settings.log_name, created_at=utc_now())
+    assert verify(settings, services).problem is None  # the database vouches for its own forgery
+    assert found(verify(settings, services, keys=pinned)) == (COUNT + 1, "unknown_key")
+
+
+@SQLITE
+@MODES
+def test_deleted_newest_rows_are_caught_only_with_a_checkpoint(settings: Settings, services: Services,
+                                                               workers: int) -> None:
+    checkpoint = current_checkpoint(services.engine, services.keyring, settings.log_name)
+    with services.engine.connect() as conn:
+        anchor = verify_checkpoint(checkpoint, load_keys(jwks(conn)), settings.log_name)
+    assert anchor.size == COUNT
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM records WHERE seq > 36")
+        conn.execute("UPDATE chain_head SET seq = 36, hash = ? WHERE id = 1", (row(conn, 36)["hash"],))
+    shorter = verify(settings, services, workers)
+    assert shorter.problem is None  # a valid, shorter chain
+    assert shorter.last_seq == 36
+    result = verify(settings, services, workers, anchors=(anchor,))
+    assert found(result) == (37, "truncated")
+
+
+@SQLITE
+def test_deleted_newest_rows_without_moving_the_head_are_caught(settings: Settings, services: Services) -> None:
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM records WHERE seq > 36")
+    assert found(verify(settings, services)) == (37, "truncated")
+
+
+class RetiredKeyRing(KeyRing):
+    """Signs with a key that rotation already retired, as a stolen old key would."""
+
+    def __init__(self, keys_dir: Path, retired: SigningKey) -> None:
+        super().__init__(keys_dir)
+        self.retired = retired
+
+    def active(self, conn: Any) -> SigningKey:
+        return self.retired
+
+
+@SQLITE
+@MODES
+def test_record_signed_outside_its_key_window_is_retired_key(settings: Settings, services: Services,
+                                                             workers: int) -> None:
+    sqlite = services.writer.sqlite
+    with services.engine.connect() as conn, begin_locked(conn, sqlite):
+        lock_head(conn, sqlite)
+        retired = services.keyring.active(conn)
+        services.keyring.rotate(conn)
+    append_records(services, 3)  # signed by the new key: sound
+    draft = Draft.new(id=str(uuid.uuid4()), requester="cl-0000000000000bad",
+                      recommendation=services.advisor.assess(make_profile()))
+    with services.engine.connect() as conn, begin_locked(conn, sqlite):
+        append_batch(conn, RetiredKeyRing(settings.keys_dir, retired), settings.log_name, [draft], sqlite)
+    result = verify(settings, services, workers)
+    assert found(result) == (COUNT + 4, "retired_key")
+    assert retired.kid in problem_of(result).detail
+
+
+# --- any single-byte change is detected ---------------------------------------------------------
+
+TEXT_COLUMNS = ("id", "prev_hash", "hash", "created_at", "requester", "organization", "decision", "strength",
+                "rules_digest", "catalog_id", "key_id", "payload", "jws")
+SMALL = 12
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[int, dict[str, Any]]]:
+    """A small signed log, built once; each example tampers with its own copy."""
+    directory = tmp_path_factory.mktemp("template")
+    settings_ = Settings(database_url=f"sqlite:///{directory}/log.db", keys_dir=directory / "keys")
+    migrate(settings_)
+    services = build_services(settings_)
+    ensure_signing_key(services)
+    append_records(services, SMALL, batch=5)
+    services.engine.dispose()
+    with closing(sqlite3.connect(sqlite_path(settings_))) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = {r["seq"]: dict(r) for r in conn.execute("SELECT * FROM records")}
+    return settings_, rows
+
+
+# No example database: the template log (ids, keys, times) is new in every run, so a saved example
+# would replay against other bytes.
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_single_byte_change_to_any_column_is_detected(
+        template: tuple[Settings, dict[int, dict[str, Any]]], data: st.DataObject) -> None:
+    """Each column of each record, one byte replaced by another printable ASCII byte (the columns are
+    text), or the integer seq changed in one byte: the verifier must report a problem."""
+    base, rows = template
+    seq = data.draw(st.integers(1, SMALL), label="seq")
+    column = data.draw(st.sampled_from((*TEXT_COLUMNS, "seq")), label="column")
+    original = rows[seq][column]
+    if column == "seq":
+        shift = data.draw(st.integers(0, 6), label="byte")  # SQLite integers are signed 64-bit
+        value: Any = original ^ (data.draw(st.integers(1, 255), label="xor") << (8 * shift))
+        assume(value not in rows and value > 0)
+    else:
+        encoded = original.encode("utf-8")
+        at = data.draw(st.integers(0, len(encoded) - 1), label="at")
+        # Another printable byte, drawn without looking at the original (the template differs per run).
+        step = data.draw(st.integers(1, 94), label="step")
+        byte = 0x20 + (encoded[at] - 0x20 + step) % 95 if 0x20 <= encoded[at] <= 0x7E else 0x20 + step
+        value = (encoded[:at] + bytes([byte]) + encoded[at + 1:]).decode("utf-8", "strict")
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Settings(database_url=f"sqlite:///{scratch}/log.db", keys_dir=base.keys_dir)
+        with closing(sqlite3.connect(sqlite_path(base))) as source, \
+                closing(sqlite3.connect(sqlite_path(copy))) as target:
+            source.backup(target)
+            try:
+                target.execute(f"UPDATE records SET {column} = ? WHERE seq = ?", (value, seq))  # noqa: S608
+            except sqlite3.IntegrityError:
+                assume(False)  # a unique column cannot take another record's value: not a possible edit
+            target.commit()
+        engine = make_engine(copy, pool_size=1)
+        try:
+            result = verify_database(engine, copy.log_name, workers=0)
+        finally:
+            engine.dispose()
+    assert result.problem is not None, f"changing {column} of record {seq} went unnoticed"

@@ -1,0 +1,100 @@
+"""Helpers for the audit-trail tests: fill a log through the real writer, tamper with its SQLite file.
+
+Tampering goes straight to the file with the stdlib ``sqlite3`` module, as an attacker with the
+file would, never through the service's own code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from advisor.api.deps import Services
+from advisor.audit.canonical import canonical_bytes
+from advisor.audit.jws import sign_detached
+from advisor.audit.keys import SigningKey
+from advisor.settings import Settings
+from advisor.store.writer import Appended, Draft
+from tests.factories import make_profile
+
+REQUESTERS = ("cl-00000000000000a1", "cl-00000000000000b2", "cl-00000000000000c3")
+
+
+def append_records(services: Services, count: int, batch: int = 7) -> list[Appended]:
+    """``count`` records through the real writer (group commits of ``batch``), varied in org, size and requester."""
+    appended: list[Appended] = []
+    for first in range(0, count, batch):
+        drafts = []
+        for i in range(first, min(count, first + batch)):
+            profile = make_profile(organization={"name": f"Org {i % 5}"},
+                                   workload={"daily_tokens": 50_000 * (1 + i % 9),
+                                             "volume_certainty": ("validation", "growing", "steady")[i % 3]},
+                                   team={"ml_infra_engineers": i % 3})
+            drafts.append(Draft.new(id=str(uuid.uuid4()), requester=REQUESTERS[i % len(REQUESTERS)],
+                                    recommendation=services.advisor.assess(profile)))
+        appended.extend(services.writer.append_sync(drafts))
+    return appended
+
+
+def sqlite_path(settings: Settings) -> Path:
+    database = make_url(settings.database_url).database
+    assert database, "these tests tamper with a SQLite file"
+    return Path(database)
+
+
+@contextmanager
+def tampering(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """A raw connection to the database file, committed on exit."""
+    with closing(sqlite3.connect(sqlite_path(settings))) as conn:
+        conn.row_factory = sqlite3.Row
+        yield conn
+        conn.commit()
+
+
+def row(conn: sqlite3.Connection, seq: int) -> sqlite3.Row:
+    found: sqlite3.Row | None = conn.execute("SELECT * FROM records WHERE seq = ?", (seq,)).fetchone()
+    assert found is not None, f"no record {seq}"
+    return found
+
+
+def rewrite_payload(conn: sqlite3.Connection, seq: int, edit: Any, *, rehash: bool = False,
+                    columns: dict[str, Any] | None = None) -> None:
+    """Edit the signed document of record ``seq`` (kept canonical), optionally recompute its hash column."""
+    document = json.loads(row(conn, seq)["payload"])
+    edit(document)
+    raw = canonical_bytes(document)
+    values: dict[str, Any] = {"payload": raw.decode("utf-8"), **(columns or {})}
+    if rehash:
+        values["hash"] = hashlib.sha256(raw).hexdigest()
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    conn.execute(f"UPDATE records SET {assignments} WHERE seq = ?", (*values.values(), seq))  # noqa: S608
+
+
+def forge_record(conn: sqlite3.Connection, key: SigningKey, *, log: str, created_at: str,
+                 template_seq: int = 1) -> int:
+    """Append a correctly linked record signed by ``key``, moving the chain head to it; its seq."""
+    head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+    seq, prev_hash = int(head["seq"]) + 1, str(head["hash"])
+    template = row(conn, template_seq)
+    document = json.loads(template["payload"])
+    document.update(log=log, seq=seq, prev_hash=prev_hash, id=str(uuid.uuid4()), created_at=created_at,
+                    key_id=key.kid)
+    raw = canonical_bytes(document)
+    digest = hashlib.sha256(raw).hexdigest()
+    rec = document["recommendation"]
+    conn.execute(
+        "INSERT INTO records (seq, id, prev_hash, hash, created_at, requester, organization, decision, strength, "
+        "rules_digest, catalog_id, key_id, payload, jws) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, document["id"], prev_hash, digest, created_at, document["requester"],
+         rec["profile"]["organization"]["name"], rec["decision"], rec["strength"], rec["versions"]["rules_digest"],
+         rec["versions"]["catalog_id"], key.kid, raw.decode("utf-8"), sign_detached(key, raw)))
+    conn.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+    return seq

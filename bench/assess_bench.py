@@ -95,9 +95,10 @@ def serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait(timeout=20)
 
 
 def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:

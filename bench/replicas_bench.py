@@ -21,38 +21,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.assess_bench import free_port, stop, wait_ready
 from bench.profiles import make_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_ready(port: int, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
-                return
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on {port} not ready in {timeout}s")
 
 
 def lua_script(bodies: list[str], ports: list[int]) -> str:
@@ -150,15 +130,6 @@ def serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=20)
-
-
 def run_config(backend: str, replicas: int, args: argparse.Namespace, bodies: list[str],
                scratch: Path) -> dict[str, Any]:
     name = f"bench_{uuid.uuid4().hex[:12]}"
@@ -180,7 +151,7 @@ def run_config(backend: str, replicas: int, args: argparse.Namespace, bodies: li
         ports = [free_port() for _ in range(replicas)]
         processes = [serve(port, env, scratch / f"{name}-{i}.log") for i, port in enumerate(ports)]
         for port in ports:
-            wait_ready(port)
+            wait_ready(port, "/ready", timeout=90.0)
         script = scratch / f"{name}.lua"
         script.write_text(lua_script(bodies, ports))
         warmup = run_wrk(script, ports[0], args.threads, args.connections, args.warmup)

@@ -54,7 +54,11 @@ def verify_detached(detached: str, payload: bytes, keys: dict[str, Ed25519Public
     if key is None:
         raise JwsError(f"unknown key {kid!r}")
     try:
-        key.verify(b64url_decode(signature_b64), f"{header_b64}.{b64url(payload)}".encode("ascii"))
+        signature = b64url_decode(signature_b64)
+        # One spelling only: base64url without padding, no stray bits (else a signature has 16 forms).
+        if len(signature) != 64 or b64url(signature) != signature_b64:
+            raise ValueError("non-canonical signature encoding")
+        key.verify(signature, f"{header_b64}.{b64url(payload)}".encode("ascii"))
     except (InvalidSignature, ValueError) as exc:
         raise JwsError("bad signature") from exc
     return str(kid)

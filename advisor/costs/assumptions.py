@@ -33,6 +33,9 @@ class Resolved:
             overrides["redundancy_spare_replicas"] = Decimal(a.redundancy)
         self._overrides = overrides
 
+    def entry(self, assumption_id: str) -> Assumption:
+        return self._by_id[assumption_id]
+
     def value(self, assumption_id: str) -> Decimal:
         if assumption_id in self._overrides:
             return self._overrides[assumption_id]

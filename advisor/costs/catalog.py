@@ -125,8 +125,6 @@ class Catalog(_Data, frozen=True):
     def instance(self, instance_id: str) -> GpuInstance:
         return next(i for i in self.gpu_instances if i.id == instance_id)
 
-    def assumption(self, assumption_id: str) -> Assumption:
-        return next(a for a in self.assumptions if a.id == assumption_id)
 
 
 # Every catalog defines these; the cost model reads them by id and callers may override

@@ -228,7 +228,7 @@ class PricingRun:
 
     def overhead_line(self, item: str) -> LineItem:
         value = self.a.value(item)
-        entry = self.catalog.assumption(item)
+        entry = self.a.entry(item)
         return LineItem(
             category=item.removesuffix("_monthly_usd"),
             monthly_usd=cents(value),

@@ -46,6 +46,10 @@ Index("ix_records_org_seq", records.c.organization, records.c.seq)
 Index("ix_records_requester_seq", records.c.requester, records.c.seq)
 Index("ix_records_decision_seq", records.c.decision, records.c.seq)
 Index("ix_records_created_at", records.c.created_at)
+# Listing filters are equality filters ordered by seq: each gets an index that serves both (0003).
+Index("ix_records_strength_seq", records.c.strength, records.c.seq)
+Index("ix_records_rules_digest_seq", records.c.rules_digest, records.c.seq)
+Index("ix_records_org_decision_seq", records.c.organization, records.c.decision, records.c.seq)
 
 chain_head = Table(
     "chain_head",

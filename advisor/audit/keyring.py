@@ -57,6 +57,16 @@ class KeyRing:
         ).first()
         return None if row is None else str(row.kid)
 
+    def active_since(self, conn: Connection) -> tuple[SigningKey, str]:
+        """The active key and the start of its validity window (no record may predate it)."""
+        row = conn.execute(
+            select(signing_keys.c.kid, signing_keys.c.not_before).where(signing_keys.c.not_after.is_(None))
+            .order_by(signing_keys.c.not_before.desc()).limit(1)
+        ).first()
+        if row is None:
+            raise SigningUnavailable("no signing key is registered; run `advisor migrate`")
+        return self.private(str(row.kid)), str(row.not_before)
+
     def active(self, conn: Connection) -> SigningKey:
         kid = self.active_kid(conn)
         if kid is None:

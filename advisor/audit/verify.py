@@ -321,6 +321,7 @@ class ChainWalk:
     def __init__(self, anchors: Sequence[Anchor] = ()) -> None:
         self.seq = 0
         self.hash = GENESIS_HASH
+        self.created_at: str | None = None
         self.count = 0
         self.anchors: dict[int, list[Anchor]] = {}
         for anchor in anchors:
@@ -341,6 +342,9 @@ class ChainWalk:
         if record.prev_hash != self.hash:
             return Failure("predecessor", "forged", f"validly signed but its prev_hash {record.prev_hash} is not "
                                                     f"record {self.seq}'s hash {self.hash}: a fork")
+        if record.created_at is not None and self.created_at is not None and record.created_at < self.created_at:
+            return Failure("predecessor", "reordered", f"created {record.created_at}, before record {self.seq} "
+                                                       f"({self.created_at}): time runs backwards in the log")
         for anchor in self.anchors.get(record.seq, ()):
             if anchor.hash != record.hash:
                 return Failure("checkpoint", "truncated", f"at size {anchor.size} the {anchor.label} has head "
@@ -349,6 +353,7 @@ class ChainWalk:
 
     def advance(self, record: StoredRecord) -> None:
         self.seq, self.hash, self.count = record.seq, record.hash, self.count + 1
+        self.created_at = record.created_at
 
     def at_end(self) -> Problem | None:
         for size in sorted(self.anchors):

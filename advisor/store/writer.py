@@ -87,8 +87,12 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
                  sqlite: bool) -> list[Appended]:
     """Link, sign and insert ``drafts`` in one transaction the caller opened with ``begin_locked``."""
     seq, prev = lock_head(conn, sqlite)
-    key = keyring.active(conn)
-    now = utc_now()
+    key, key_since = keyring.active_since(conn)
+    # Time never runs backwards along the log, whatever the clocks of the replicas: a record is
+    # stamped no earlier than its predecessor nor than its key's window. That makes a time window
+    # a seq range (fast listing) and lets the verifier treat a backwards step as tampering.
+    last = conn.execute(select(records.c.created_at).where(records.c.seq == seq)).scalar() if seq else None
+    now = max(utc_now(), key_since, last or "")
     appended: list[Appended] = []
     rows: list[dict[str, Any]] = []
     for draft in drafts:

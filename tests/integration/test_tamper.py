@@ -184,6 +184,9 @@ class RetiredKeyRing(KeyRing):
     def active(self, conn: Any) -> SigningKey:
         return self.retired
 
+    def active_since(self, conn: Any) -> tuple[SigningKey, str]:
+        return self.retired, ""  # the writer stamps the record now: after the key's window closed
+
 
 @SQLITE
 @MODES

@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -104,13 +105,22 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     return Settings(database_url=url, keys_dir=tmp_path / "keys")
 
 
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Litestar]:
+@contextmanager
+def running_app(settings: Settings) -> Iterator[Litestar]:
+    """An app on a migrated database with its signing key; its engine disposed afterwards."""
     migrate(settings)
     application = create_app(settings)
     ensure_signing_key(application.state.services)
-    yield application
-    application.state.services.engine.dispose()  # before the test database is dropped
+    try:
+        yield application
+    finally:
+        application.state.services.engine.dispose()  # before the test database is dropped
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Litestar]:
+    with running_app(settings) as application:
+        yield application
 
 
 def issue_key(app: Litestar, role: Role | str, name: str | None = None) -> str:

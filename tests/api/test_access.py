@@ -13,13 +13,12 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from advisor.app import create_app, ensure_signing_key
+from advisor.app import create_app
 from advisor.audit.record import SignedPayload
 from advisor.auth.clients import ClientStore, Role
 from advisor.settings import Settings
-from advisor.store.database import migrate
 from advisor.store.tables import clients, records
-from tests.conftest import authorised, issue_key
+from tests.conftest import authorised, issue_key, running_app
 from tests.factories import profile_dict
 
 Client = TestClient[Litestar]
@@ -210,19 +209,12 @@ def test_the_last_active_admin_cannot_be_revoked(app: Litestar, client_as: Calla
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_without_auth_required_a_keyless_caller_is_anonymous_but_bad_keys_still_fail(settings: Settings) -> None:
-    open_settings = msgspec.structs.replace(settings, auth_required=False)
-    migrate(open_settings)
-    app = create_app(open_settings)
-    ensure_signing_key(app.state.services)
-    try:
-        with TestClient(app) as anonymous:
-            created = anonymous.post("/assess", json=profile_dict())
-            assert created.status_code == 201
-            assert created.json()["requester"] == "anonymous"
-            assert anonymous.get("/clients").status_code == 403  # never an admin
-            assert anonymous.get("/rules", headers={"Authorization": "Bearer nope"}).status_code == 401
-    finally:
-        app.state.services.engine.dispose()
+    with running_app(msgspec.structs.replace(settings, auth_required=False)) as app, TestClient(app) as anonymous:
+        created = anonymous.post("/assess", json=profile_dict())
+        assert created.status_code == 201
+        assert created.json()["requester"] == "anonymous"
+        assert anonymous.get("/clients").status_code == 403  # never an admin
+        assert anonymous.get("/rules", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
 def test_the_document_declares_the_bearer_scheme_and_the_problems() -> None:

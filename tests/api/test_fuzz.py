@@ -21,12 +21,10 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 from schemathesis.python.asgi import shutdown_lifespans
 
-from advisor.app import create_app, ensure_signing_key
 from advisor.auth.clients import Role
 from advisor.cli import OPENAPI_PATH
 from advisor.settings import Settings
-from advisor.store.database import migrate
-from tests.conftest import issue_key
+from tests.conftest import issue_key, running_app
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_PATH)
 RESULTS = list(SCHEMA.get_all_operations())
@@ -59,12 +57,9 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Litestar]:
     scratch = tmp_path_factory.mktemp("fuzz")
     config = Settings(database_url=f"sqlite:///{scratch}/fuzz.db", keys_dir=scratch / "keys",
                       rate_limit_per_minute=0)
-    migrate(config)
-    application = create_app(config)
-    ensure_signing_key(application.state.services)
-    yield application
-    shutdown_lifespans()
-    application.state.services.engine.dispose()
+    with running_app(config) as application:
+        yield application
+        shutdown_lifespans()
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from advisor.app import create_app, ensure_signing_key
 from advisor.logs import JsonFormatter
 from advisor.settings import Settings
-from advisor.store.database import migrate
+from tests.conftest import running_app
 from tests.factories import profile_dict
 
 Client = TestClient[Litestar]
@@ -100,12 +99,8 @@ def test_profiles_are_not_logged_by_default(client: Client, caplog: pytest.LogCa
 
 @pytest.fixture
 def logging_bodies(settings: Settings) -> Iterator[Litestar]:
-    config = msgspec.structs.replace(settings, log_bodies=True)
-    migrate(config)
-    app = create_app(config)
-    ensure_signing_key(app.state.services)
-    yield app
-    app.state.services.engine.dispose()
+    with running_app(msgspec.structs.replace(settings, log_bodies=True)) as app:
+        yield app
 
 
 @sqlite_only

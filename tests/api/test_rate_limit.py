@@ -9,23 +9,19 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from advisor.app import create_app, ensure_signing_key
+from advisor.app import create_app
 from advisor.auth.clients import Role
 from advisor.settings import Settings
 from advisor.store.database import migrate
-from tests.conftest import authorised, issue_key
+from tests.conftest import authorised, issue_key, running_app
 
 LIMIT = 3
 
 
 @pytest.fixture
 def limited(settings: Settings) -> Iterator[Litestar]:
-    config = msgspec.structs.replace(settings, rate_limit_per_minute=LIMIT)
-    migrate(config)
-    app = create_app(config)
-    ensure_signing_key(app.state.services)
-    yield app
-    app.state.services.engine.dispose()
+    with running_app(msgspec.structs.replace(settings, rate_limit_per_minute=LIMIT)) as app:
+        yield app
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)

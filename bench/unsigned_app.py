@@ -30,17 +30,16 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
     rows, appended = [], []
     for draft in drafts:
         seq = next(_seq[0])
-        raw = splice_payload(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
-                             requester=draft.requester, key_id="", recommendation_raw=draft.recommendation_raw)
         rec = draft.recommendation
+        payload = SignedPayload(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
+                                requester=draft.requester, key_id="", recommendation=rec)
+        raw = splice_payload(payload, draft.recommendation_raw)
         marker = f"unsigned-{draft.id}"  # hash and prev_hash are UNIQUE columns
         rows.append({"seq": seq, "id": draft.id, "prev_hash": f"p-{marker}", "hash": marker, "created_at": now,
                      "requester": draft.requester, "organization": rec.profile.organization.name,
                      "decision": rec.decision, "strength": rec.strength, "rules_digest": rec.versions.rules_digest,
                      "catalog_id": rec.versions.catalog_id, "key_id": "", "payload": raw.decode("utf-8"),
                      "jws": ".."})
-        payload = SignedPayload(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
-                                requester=draft.requester, key_id="", recommendation=rec)
         appended.append(writer.Appended(payload=payload, raw=raw, hash=marker, jws=".."))
     conn.execute(insert(records), rows)
     for draft, result in zip(drafts, appended, strict=True):

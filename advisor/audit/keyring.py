@@ -50,28 +50,26 @@ class KeyRing:
         return key
 
     @staticmethod
-    def active_kid(conn: Connection) -> str | None:
-        row = conn.execute(
-            select(signing_keys.c.kid).where(signing_keys.c.not_after.is_(None))
+    def _active_row(conn: Connection) -> Any:
+        return conn.execute(
+            select(signing_keys.c.kid, signing_keys.c.not_before).where(signing_keys.c.not_after.is_(None))
             .order_by(signing_keys.c.not_before.desc()).limit(1)
         ).first()
+
+    @staticmethod
+    def active_kid(conn: Connection) -> str | None:
+        row = KeyRing._active_row(conn)
         return None if row is None else str(row.kid)
 
     def active_since(self, conn: Connection) -> tuple[SigningKey, str]:
         """The active key and the start of its validity window (no record may predate it)."""
-        row = conn.execute(
-            select(signing_keys.c.kid, signing_keys.c.not_before).where(signing_keys.c.not_after.is_(None))
-            .order_by(signing_keys.c.not_before.desc()).limit(1)
-        ).first()
+        row = self._active_row(conn)
         if row is None:
             raise SigningUnavailable("no signing key is registered; run `advisor migrate`")
         return self.private(str(row.kid)), str(row.not_before)
 
     def active(self, conn: Connection) -> SigningKey:
-        kid = self.active_kid(conn)
-        if kid is None:
-            raise SigningUnavailable("no signing key is registered; run `advisor migrate`")
-        return self.private(kid)
+        return self.active_since(conn)[0]
 
     def ensure_active(self, conn: Connection) -> SigningKey:
         """Inside the chain lock: register a key if none is active (first start)."""

@@ -70,15 +70,15 @@ def recommendation_bytes(recommendation: Recommendation) -> bytes:
     return canonical_bytes_floats_at(recommendation, (("profile",),))
 
 
-def splice_payload(*, log: str, seq: int, prev_hash: str, id: str, created_at: str, requester: str,
-                   key_id: str, recommendation_raw: bytes) -> bytes:
-    """The canonical payload around pre-canonicalised recommendation bytes: equal to ``payload_bytes``.
+def splice_payload(payload: SignedPayload, recommendation_raw: bytes) -> bytes:
+    """``payload_bytes(payload)``, around the recommendation's bytes already canonicalised by the caller.
 
-    Everything here is a string or an integer, so sorted-key msgspec output is already RFC 8785.
+    Every other field is a string or an integer, so sorted-key msgspec output is already RFC 8785.
     """
-    return _sorted.encode({"created_at": created_at, "id": id, "key_id": key_id, "log": log,
-                           "prev_hash": prev_hash, "recommendation": msgspec.Raw(recommendation_raw),
-                           "requester": requester, "seq": seq})
+    return _sorted.encode({"created_at": payload.created_at, "id": payload.id, "key_id": payload.key_id,
+                           "log": payload.log, "prev_hash": payload.prev_hash,
+                           "recommendation": msgspec.Raw(recommendation_raw), "requester": payload.requester,
+                           "seq": payload.seq})
 
 
 def parse_signed(raw: bytes) -> SignedPayload:

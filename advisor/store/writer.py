@@ -99,8 +99,7 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
         seq += 1
         payload = SignedPayload(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
                                 requester=draft.requester, key_id=key.kid, recommendation=draft.recommendation)
-        raw = splice_payload(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
-                             requester=draft.requester, key_id=key.kid, recommendation_raw=draft.recommendation_raw)
+        raw = splice_payload(payload, draft.recommendation_raw)
         digest = record_hash(raw)
         jws = sign_detached(key, raw)
         rec = draft.recommendation

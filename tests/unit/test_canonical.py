@@ -47,8 +47,8 @@ def test_spliced_payload_equals_the_canonical_payload(advisor: Advisor) -> None:
                                                            "output_share": 1e-7}))
     fields: dict[str, Any] = {"log": "l", "seq": 7, "prev_hash": "ab" * 32, "id": "i-1",
                               "created_at": "2026-11-28T00:00:00.000001Z", "requester": "portal-1", "key_id": "k"}
-    spliced = splice_payload(**fields, recommendation_raw=recommendation_bytes(recommendation))
     payload = SignedPayload(**fields, recommendation=recommendation)
+    spliced = splice_payload(payload, recommendation_bytes(recommendation))
     assert spliced == payload_bytes(payload) == rfc8785.dumps(msgspec.to_builtins(payload))
     assert parse_signed(spliced) == payload
 

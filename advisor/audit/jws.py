@@ -11,7 +11,7 @@ import json
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from advisor.audit.keys import SigningKey, b64url, b64url_decode
+from advisor.audit.keys import SigningKey, b64url, b64url_decode, b64url_decode_strict
 
 ACCEPTED_ALGS = frozenset({"EdDSA", "Ed25519"})
 RECORD_TYPE = "advisor-record+jws"
@@ -53,12 +53,12 @@ def verify_detached(detached: str, payload: bytes, keys: dict[str, Ed25519Public
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         raise JwsError(f"unknown key {kid!r}")
+    # One spelling only: base64url without padding, no stray bits (else a signature has 16 forms).
+    signature = b64url_decode_strict(signature_b64)
+    if signature is None or len(signature) != 64:
+        raise JwsError("bad signature")
     try:
-        signature = b64url_decode(signature_b64)
-        # One spelling only: base64url without padding, no stray bits (else a signature has 16 forms).
-        if len(signature) != 64 or b64url(signature) != signature_b64:
-            raise ValueError("non-canonical signature encoding")
         key.verify(signature, f"{header_b64}.{b64url(payload)}".encode("ascii"))
-    except (InvalidSignature, ValueError) as exc:
+    except InvalidSignature as exc:
         raise JwsError("bad signature") from exc
     return str(kid)

@@ -7,6 +7,7 @@ anyone holding the public key can recompute the id.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
@@ -22,6 +23,15 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64url_decode_strict(text: str) -> bytes | None:
+    """Decode base64url, refusing any other spelling of the same bytes (padding, stray bits, other chars)."""
+    try:
+        data = b64url_decode(text)
+    except (ValueError, binascii.Error):
+        return None
+    return data if b64url(data) == text else None
 
 
 def public_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:

@@ -18,7 +18,6 @@ whatever the log's length. The first problem in log order is reported, with one 
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import os
@@ -36,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from advisor.audit.canonical import decode_canonical
 from advisor.audit.jws import ACCEPTED_ALGS, RECORD_TYPE
-from advisor.audit.keys import b64url, b64url_decode, public_key_from_jwk, thumbprint
+from advisor.audit.keys import b64url, b64url_decode_strict, public_key_from_jwk, thumbprint
 from advisor.audit.record import GENESIS_HASH
 
 if TYPE_CHECKING:
@@ -166,20 +165,11 @@ def load_keys(jwks: dict[str, Any]) -> dict[str, PublicKey]:
 _headers: dict[str, tuple[dict[str, Any] | None]] = {}  # one header per key: parse each once
 
 
-def _strict_b64url(text: str) -> bytes | None:
-    """Decode base64url, refusing any other spelling of the same bytes (padding, stray bits, other chars)."""
-    try:
-        data = b64url_decode(text)
-    except (ValueError, binascii.Error):
-        return None
-    return data if b64url(data) == text else None
-
-
 def _header(header_b64: str) -> dict[str, Any] | None:
     cached = _headers.get(header_b64)  # one lookup: the route's threads share the cache
     if cached is not None:
         return cached[0]
-    raw = _strict_b64url(header_b64)
+    raw = b64url_decode_strict(header_b64)
     try:
         parsed = json.loads(raw) if raw is not None else None
     except ValueError:
@@ -228,7 +218,7 @@ def check_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str
     signature: bytes | None = None
     if len(parts) == 3:
         header = _header(parts[0])
-        signature = _strict_b64url(parts[2])
+        signature = b64url_decode_strict(parts[2])
     if header is None or signature is None or len(signature) != 64:
         failures.append(Failure("signature", "edited", "the JWS is malformed"))
         header = None

@@ -39,13 +39,9 @@ def break_even(run: PricingRun, managed_fixed: Decimal, self_fixed: Decimal) -> 
     spare = int(run.a.value("redundancy_spare_replicas"))
     util = run.a.value("utilisation_target")
     peak_ratio = Decimal(repr(profile.workload.peak_to_average))
-    deployments, _ = run.deployments_for(capability)
     best: tuple[int, str] | None = None
     cheapest_marginal: Decimal | None = None
-    for d in deployments:
-        instance = run.catalog.instance(d.instance)
-        if not run.fits(d, instance):
-            continue
+    for d, instance in run.deployments_for(capability):
         replica_month = instance.hourly_usd * factor * run.hours
         tokens_per_replica = d.throughput_tok_s * util * SECONDS_PER_DAY / peak_ratio  # tokens/day
         marginal = replica_month / tokens_per_replica / run.days * MILLION  # $ per 1M tokens

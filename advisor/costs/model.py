@@ -81,7 +81,6 @@ class Sizing(msgspec.Struct, frozen=True, kw_only=True):
     instance: GpuInstance
     replicas: int
     spare: int
-    hourly_usd: Decimal
     monthly_usd: Decimal
     line: LineItem
 
@@ -150,16 +149,17 @@ class PricingRun:
     def fits(self, deployment: Deployment, instance: GpuInstance) -> bool:
         return deployment.weights_gb <= instance.gpu_mem_gb * self.a.value("gpu_memory_usable_share")
 
-    def deployments_for(self, capability: Capability) -> tuple[list[Deployment], bool]:
-        """Deployments serving ``capability``; else the most capable ones (a capability gap)."""
-        serving = [d for d in self.catalog.deployments if capability in d.capabilities]
-        if serving:
-            return serving, False
-        for lower in reversed(CAPABILITY_ORDER[: CAPABILITY_ORDER.index(capability)]):
-            serving = [d for d in self.catalog.deployments if lower in d.capabilities]
+    def deployments_for(self, capability: Capability) -> list[tuple[Deployment, GpuInstance]]:
+        """Deployments that serve ``capability`` (else the most capable ones) and fit in GPU memory.
+
+        Serving a lower capability than asked is a gap the rule RTE-FRONTIER-GAP reports as a risk.
+        """
+        for wanted in reversed(CAPABILITY_ORDER[: CAPABILITY_ORDER.index(capability) + 1]):
+            serving = [d for d in self.catalog.deployments if wanted in d.capabilities]
             if serving:
-                return serving, True
-        return [], True
+                pairs = [(d, self.catalog.instance(d.instance)) for d in serving]
+                return [(d, instance) for d, instance in pairs if self.fits(d, instance)]
+        return []
 
     def replicas_for(self, deployment: Deployment, daily_tokens: Decimal) -> tuple[int, Decimal]:
         peak = daily_tokens / SECONDS_PER_DAY * Decimal(repr(self.profile.workload.peak_to_average))
@@ -170,12 +170,8 @@ class PricingRun:
         """The cheapest deployment that fits in memory and serves the peak, as a GPU line item."""
         factor, factor_text, factor_refs = self.price_factor()
         spare = int(self.a.value("redundancy_spare_replicas"))
-        deployments, _gap = self.deployments_for(capability)
         best: tuple[Decimal, Deployment, GpuInstance, int, Decimal] | None = None
-        for d in deployments:
-            instance = self.catalog.instance(d.instance)
-            if not self.fits(d, instance):
-                continue
+        for d, instance in self.deployments_for(capability):
             needed, peak = self.replicas_for(d, daily_tokens)
             monthly = cents((needed + spare) * self.hours * instance.hourly_usd * factor)
             if best is None or monthly < best[0]:
@@ -202,8 +198,8 @@ class PricingRun:
                 *factor_refs,
             ),
         )
-        return Sizing(deployment=d, instance=instance, replicas=needed + spare, spare=spare,
-                      hourly_usd=instance.hourly_usd * factor, monthly_usd=monthly, line=line)
+        return Sizing(deployment=d, instance=instance, replicas=needed + spare, spare=spare, monthly_usd=monthly,
+                      line=line)
 
     def staffing_line(self, fte_item: str) -> LineItem:
         fte = self.a.value(fte_item)

@@ -56,10 +56,6 @@ class Repository:
             row = conn.execute(query).first()
         return None if row is None else to_assessment(row)
 
-    def get_row(self, record_id: str) -> Row[Any] | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(records).where(records.c.id == record_id)).first()
-
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
         c = records.c

@@ -35,11 +35,8 @@ from advisor.auth.middleware import (
     rate_limit_config,
     role_guard,
 )
-from advisor.costs.catalog import load_catalogs
-from advisor.engine import RuleEngine
+from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
-from advisor.rulebook import load_rulebook
-from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
@@ -48,17 +45,13 @@ from advisor.store.writer import ChainWriter, begin_locked
 log = logging.getLogger(__name__)
 
 
-def build_advisor(settings: Settings) -> Advisor:
-    rulebook = load_rulebook(settings.rules_dir)
-    return Advisor(rulebook, RuleEngine(rulebook), load_catalogs(settings.catalogs_dir), settings.default_catalog)
-
-
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings)
     sqlite = is_sqlite(normalise_url(settings.database_url))
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
     writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite)
-    return Services(settings=settings, advisor=build_advisor(settings), engine=engine,
+    advisor = build_advisor(settings)
+    return Services(settings=settings, advisor=advisor, evaluator=make_evaluator(settings, advisor), engine=engine,
                     repository=Repository(engine), writer=writer, keyring=keyring)
 
 
@@ -94,14 +87,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     services = build_services(settings)
 
-    def on_startup() -> None:
+    async def on_startup() -> None:
         try:
             ensure_signing_key(services)
         except Exception as exc:  # e.g. schema not migrated yet: /ready reports it, appends answer 503
             log.warning("no signing key registered at start-up: %s", type(exc).__name__)
         services.writer.start()
+        await services.evaluator.start()
 
-    def on_shutdown() -> None:
+    async def on_shutdown() -> None:
+        await services.evaluator.stop()
         services.writer.stop()
         services.engine.dispose()
 

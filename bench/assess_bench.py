@@ -105,13 +105,13 @@ def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:
     """Median microseconds of one rule evaluation: the real rulebook vs a one-rule floor."""
     import msgspec
 
-    from advisor.app import build_advisor
     from advisor.costs.assumptions import Resolved
     from advisor.costs.model import PricingRun
     from advisor.domain.facts import profile_fact
     from advisor.domain.profile import Profile
     from advisor.domain.rules import Rule, Rulebook
     from advisor.engine import RuleEngine
+    from advisor.evaluators import build_advisor
     from advisor.settings import Settings
 
     advisor = build_advisor(Settings())

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from advisor.app import build_services, ensure_signing_key
-from advisor.audit.record import recommendation_bytes
+from advisor.audit.record import Columns, recommendation_bytes
 from advisor.settings import Settings
 from advisor.store.database import migrate
 from advisor.store.repository import Repository
@@ -44,10 +44,11 @@ def build_log(db: Path, records: int, distinct: int = 256) -> tuple[int, float]:
         recommendations = [services.advisor.assess(msgspec.convert(body, Profile))
                            for body in make_profiles(distinct)]
         raws = [recommendation_bytes(r) for r in recommendations]
+        columns = [Columns.of(r) for r in recommendations]
         started = time.perf_counter()
         for first in range(have, records, BATCH):
             drafts = [Draft(id=str(uuid.uuid4()), requester=REQUESTERS[i % len(REQUESTERS)],
-                            recommendation=recommendations[i % distinct], recommendation_raw=raws[i % distinct])
+                            recommendation_raw=raws[i % distinct], columns=columns[i % distinct])
                       for i in range(first, min(records, first + BATCH))]
             services.writer.append_sync(drafts)
         return records - have, time.perf_counter() - started

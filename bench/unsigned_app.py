@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from advisor import app as advisor_app
 from advisor.audit.keyring import KeyRing, utc_now
-from advisor.audit.record import SignedPayload, splice_payload
+from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer
 from advisor.store.tables import records
 
@@ -30,17 +30,18 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
     rows, appended = [], []
     for draft in drafts:
         seq = next(_seq[0])
-        rec = draft.recommendation
-        payload = SignedPayload(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
-                                requester=draft.requester, key_id="", recommendation=rec)
-        raw = splice_payload(payload, draft.recommendation_raw)
+        envelope = Envelope(log=log_name, seq=seq, prev_hash="", id=draft.id, created_at=now,
+                            requester=draft.requester, key_id="")
+        raw = splice_payload(envelope, draft.recommendation_raw)
         marker = f"unsigned-{draft.id}"  # hash and prev_hash are UNIQUE columns
+        columns = draft.columns
         rows.append({"seq": seq, "id": draft.id, "prev_hash": f"p-{marker}", "hash": marker, "created_at": now,
-                     "requester": draft.requester, "organization": rec.profile.organization.name,
-                     "decision": rec.decision, "strength": rec.strength, "rules_digest": rec.versions.rules_digest,
-                     "catalog_id": rec.versions.catalog_id, "key_id": "", "payload": raw.decode("utf-8"),
-                     "jws": ".."})
-        appended.append(writer.Appended(payload=payload, raw=raw, hash=marker, jws=".."))
+                     "requester": draft.requester, "organization": columns.organization,
+                     "decision": columns.decision, "strength": columns.strength,
+                     "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id, "key_id": "",
+                     "payload": raw.decode("utf-8"), "jws": ".."})
+        appended.append(writer.Appended(envelope=envelope, raw=raw, recommendation_raw=draft.recommendation_raw,
+                                        hash=marker, jws="..", compact_jws=".."))
     conn.execute(insert(records), rows)
     for draft, result in zip(drafts, appended, strict=True):
         if draft.also_write is not None:

@@ -22,8 +22,9 @@ from litestar.testing import TestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from advisor.app import build_advisor, create_app, ensure_signing_key
+from advisor.app import create_app, ensure_signing_key
 from advisor.auth.clients import ClientStore, Role
+from advisor.evaluators import build_advisor
 from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.database import migrate, normalise_url
@@ -102,7 +103,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         url: str = request.getfixturevalue("postgres_database")
     else:
         url = f"sqlite:///{tmp_path}/advisor.db"
-    return Settings(database_url=url, keys_dir=tmp_path / "keys")
+    # Evaluated in process: an evaluator pool per test app would cost two process starts each;
+    # tests/integration/test_evaluators.py and the server-process tests run the pool.
+    return Settings(database_url=url, keys_dir=tmp_path / "keys", evaluators=0)
 
 
 @contextmanager

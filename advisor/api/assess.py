@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.enums import MediaType as ContentType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example, Operation, Reference, RequestBody
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
@@ -20,7 +21,7 @@ from advisor.api.idempotency import AlsoWrite, IdempotencyKey, assess_idempotent
 from advisor.api.openapi_docs import ASSESS_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.api.strict_json import exact_integers
-from advisor.audit.record import Assessment, assessment_from
+from advisor.audit.record import Assessment
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
 from advisor.store.writer import Appended, Draft
@@ -98,24 +99,27 @@ class AssessController(Controller):
         requester = principal_of(request).client_id  # inside the signed record
 
         async def append(record_id: str, also_write: AlsoWrite | None = None) -> Appended:
-            recommendation = services.advisor.assess(profile)
-            return await services.writer.append(
-                Draft.new(id=record_id, requester=requester, recommendation=recommendation, also_write=also_write))
+            evaluated = await services.evaluator.evaluate(profile)
+            return await services.writer.append(Draft(id=record_id, requester=requester,
+                                                      recommendation_raw=evaluated.raw, columns=evaluated.columns,
+                                                      also_write=also_write))
 
         if idempotency_key is not None:
             return await assess_idempotently(services, requester, idempotency_key, raw, append)
         record_id = str(uuid.uuid4())
         appended = await append(record_id)
-        body = assessment_from(appended.payload, appended.raw, appended.jws, appended.hash)
-        return Response(body, status_code=201, headers={"Location": f"/assessments/{record_id}"})
+        # Bytes go out as they are; the annotation documents their schema.
+        return Response(cast(Any, appended.assessment_json()), status_code=201, media_type=ContentType.JSON,
+                        headers={"Location": f"/assessments/{record_id}"})
 
     @get("/assessments/{record_id:str}", summary="Read a stored assessment", responses=PROBLEM_RESPONSES,
          description="Assessors read the assessments they created (another client's is 404, as if it did not "
          "exist); reviewers and auditors read all.",
          operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
-    def read(self, record_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep) -> Assessment:
+    def read(self, record_id: FromPath[str], request: Request[Any, Any, Any],
+             services: ServicesDep) -> Response[Assessment]:
         principal = principal_of(request)
         found = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
         if found is None:
             raise NotFoundException(f"no assessment {record_id}")
-        return found
+        return Response(cast(Any, found), media_type=ContentType.JSON)

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from sqlalchemy import Engine
 
 from advisor.audit.keyring import KeyRing
+from advisor.evaluators import Evaluator
 from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.repository import Repository
@@ -18,6 +19,7 @@ from advisor.store.writer import ChainWriter
 class Services:
     settings: Settings
     advisor: Advisor
+    evaluator: Evaluator
     engine: Engine
     repository: Repository
     writer: ChainWriter

@@ -21,14 +21,12 @@ from typing import Annotated, Any, cast
 
 import anyio
 import anyio.to_thread
-import msgspec
 from litestar import Response
 from litestar.params import HeaderParameter
 from sqlalchemy import Connection
 
 from advisor.api.deps import Services
 from advisor.api.problems import problem
-from advisor.audit.record import assessment_from
 from advisor.store.idempotency import Claimed, IdempotencyStore, InFlight, LeaseLost, Mismatch, Replay
 from advisor.store.writer import Appended
 
@@ -55,10 +53,6 @@ def normalise_key(raw: str) -> str:
                       f"`{IDEMPOTENCY_HEADER}` must be 1-255 printable characters, at most quoted once",
                       field=IDEMPOTENCY_HEADER)
     return raw
-
-
-def encode_assessment(appended: Appended) -> bytes:
-    return msgspec.json.encode(assessment_from(appended.payload, appended.raw, appended.jws, appended.hash))
 
 
 def store_for(services: Services) -> IdempotencyStore:
@@ -91,7 +85,7 @@ async def assess_idempotently(services: Services, client_id: str, raw_key: str, 
     headers = {"Location": f"/assessments/{record_id}"}
 
     def also_write(conn: Connection, appended: Appended) -> None:
-        store.complete(conn, client_id, key, claim.owner, record_id, 201, headers, encode_assessment(appended))
+        store.complete(conn, client_id, key, claim.owner, record_id, 201, headers, appended.assessment_json())
 
     try:
         appended = await produce(record_id, also_write)
@@ -102,7 +96,7 @@ async def assess_idempotently(services: Services, client_id: str, raw_key: str, 
         if isinstance(exc, LeaseLost):
             raise _in_flight(1) from None
         raise
-    return _raw_response(encode_assessment(appended), 201, headers)
+    return _raw_response(appended.assessment_json(), 201, headers)
 
 
 def _in_flight(retry_after: int) -> Exception:

@@ -22,6 +22,7 @@ from litestar.plugins.problem_details import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from advisor.evaluators import EvaluatorUnavailable
 from advisor.service import ProfileError
 from advisor.store.writer import CommitUnknown, StoreUnavailable
 
@@ -103,6 +104,13 @@ def from_store_unavailable(exc: StoreUnavailable) -> ProblemDetailsException:
                    "The recommendation could not be stored; nothing was saved. Retry later.", headers=RETRY_AFTER)
 
 
+def from_evaluator_unavailable(exc: EvaluatorUnavailable) -> ProblemDetailsException:
+    log.warning("evaluator unavailable: %s", exc)
+    return problem(503, "evaluator-unavailable", "Evaluator unavailable",
+                   "The profile could not be evaluated right now; nothing was saved. Retry later.",
+                   headers=RETRY_AFTER)
+
+
 def database_unavailable() -> ProblemDetailsException:
     return problem(503, "database-unavailable", "Database unavailable",
                    "The database cannot be reached right now. Retry later.", headers=RETRY_AFTER)
@@ -148,6 +156,7 @@ def problem_plugin() -> ProblemDetailsPlugin:
             ValidationException: from_validation,
             ProfileError: from_profile_error,
             StoreUnavailable: from_store_unavailable,
+            EvaluatorUnavailable: from_evaluator_unavailable,
             DBAPIError: from_database_error,
             PoolTimeout: from_pool_timeout,
             HTTPException: from_http,

@@ -16,48 +16,20 @@ import msgspec
 import rfc8785
 
 _encoder = msgspec.json.Encoder(order="sorted")
+_plain = msgspec.json.Encoder()
 _SAFE_INTEGRAL = 2.0**53
 
 
-def _normalise(value: Any) -> Any:
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < _SAFE_INTEGRAL:
-            return int(value)
-        if value.is_integer() or "e" in repr(value):  # ECMAScript spells these differently
-            return msgspec.Raw(rfc8785.dumps(value))
-        return value
-    if isinstance(value, dict):
-        return {k: _normalise(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_normalise(v) for v in value]
-    return value
-
-
-def canonical_bytes(document: Any) -> bytes:
-    """Canonical bytes of a JSON-like document (or any msgspec-encodable object)."""
-    return _encoder.encode(_normalise(msgspec.to_builtins(document, order="sorted")))
-
-
-def canonical_bytes_floats_at(document: Any, float_paths: tuple[tuple[str, ...], ...]) -> bytes:
-    """Canonical bytes of a struct whose types allow floats only under ``float_paths``.
-
-    Walking a whole 14 KB record in Python costs ~0.3 ms; when the types guarantee where floats
-    can be (a recommendation's only floats are in its profile), only those subtrees need it.
-    """
-    builtins = msgspec.to_builtins(document, order="sorted")
-    for path in float_paths:
-        parent = builtins
-        for key in path[:-1]:
-            parent = parent[key]
-        parent[path[-1]] = _normalise(parent[path[-1]])
-    return _encoder.encode(builtins)
-
-
 def _canonical_number(text: str) -> Any:
+    """A JSON number as JCS writes it: the shortest round-trip form, ECMAScript-style."""
     value = float(text)
     if not math.isfinite(value):  # JSON has no Infinity; canonical_bytes cannot produce one either
         raise ValueError(f"number {text} out of range")
-    return _normalise(value)
+    if value.is_integer() and abs(value) < _SAFE_INTEGRAL:
+        return int(value)
+    if value.is_integer() or "e" in repr(value):  # ECMAScript spells these differently
+        return msgspec.Raw(rfc8785.dumps(value))
+    return value
 
 
 _recanonical_decoder = msgspec.json.Decoder(float_hook=_canonical_number)
@@ -71,3 +43,12 @@ def decode_canonical(raw: bytes) -> tuple[Any, bytes]:
     """
     document = _recanonical_decoder.decode(raw)
     return document, _encoder.encode(document)
+
+
+def canonical_bytes(document: Any) -> bytes:
+    """Canonical bytes of a JSON-like document (or any msgspec-encodable object).
+
+    Encoded plainly, then parsed back with floats rewritten as they are read and encoded with
+    sorted keys: three passes in C, faster than one walk of the tree in Python.
+    """
+    return decode_canonical(_plain.encode(document))[1]

@@ -6,6 +6,7 @@ We emit ``alg: EdDSA`` (what PyJWT, jose and openssl-based tools accept today) a
 
 from __future__ import annotations
 
+import functools
 import json
 
 from cryptography.exceptions import InvalidSignature
@@ -17,16 +18,31 @@ ACCEPTED_ALGS = frozenset({"EdDSA", "Ed25519"})
 RECORD_TYPE = "advisor-record+jws"
 
 
+@functools.lru_cache(maxsize=64)
 def protected_header(kid: str) -> str:
     header = {"alg": "EdDSA", "kid": kid, "typ": RECORD_TYPE}
     return b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
 
 
+def sign_compact(key: SigningKey, payload: bytes) -> str:
+    """Return the compact JWS ``header.payload.signature``.
+
+    The signing input already holds the base64url payload, so the receipt a portal gets is
+    built here once rather than encoded again for the response.
+    """
+    signing_input = f"{protected_header(key.kid)}.{b64url(payload)}"
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode('ascii')))}"
+
+
+def detach(compact: str) -> str:
+    """``header.payload.signature`` to ``header..signature`` (RFC 7515 App. F): what the log stores."""
+    header, _, rest = compact.partition(".")
+    return f"{header}..{rest.rpartition('.')[2]}"
+
+
 def sign_detached(key: SigningKey, payload: bytes) -> str:
     """Return ``header..signature``: the compact JWS with its payload detached (RFC 7515 App. F)."""
-    header = protected_header(key.kid)
-    signing_input = f"{header}.{b64url(payload)}".encode("ascii")
-    return f"{header}..{b64url(key.sign(signing_input))}"
+    return detach(sign_compact(key, payload))
 
 
 def attach(detached: str, payload: bytes) -> str:

@@ -10,14 +10,15 @@ import hashlib
 
 import msgspec
 
-from advisor.audit.canonical import canonical_bytes_floats_at
-from advisor.audit.jws import attach
+from advisor.audit.canonical import canonical_bytes
 from advisor.domain.recommendation import Recommendation
 
 GENESIS_HASH = "0" * 64
 
 
-class SignedPayload(msgspec.Struct, frozen=True, kw_only=True):
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a signed record holds besides the recommendation."""
+
     log: str
     seq: int
     prev_hash: str
@@ -25,7 +26,32 @@ class SignedPayload(msgspec.Struct, frozen=True, kw_only=True):
     created_at: str
     requester: str
     key_id: str
+
+
+class SignedPayload(Envelope, frozen=True, kw_only=True):
     recommendation: Recommendation
+
+
+class StoredPayload(Envelope, frozen=True, kw_only=True):
+    """A signed payload read back with its recommendation left as bytes (to serve it, not to inspect it)."""
+
+    recommendation: msgspec.Raw
+
+
+class Columns(msgspec.Struct, frozen=True, kw_only=True):
+    """The queryable copies of signed fields that the log's table keeps beside the payload."""
+
+    organization: str
+    decision: str
+    strength: str
+    rules_digest: str
+    catalog_id: str
+
+    @classmethod
+    def of(cls, recommendation: Recommendation) -> Columns:
+        return cls(organization=recommendation.profile.organization.name, decision=recommendation.decision,
+                   strength=recommendation.strength, rules_digest=recommendation.versions.rules_digest,
+                   catalog_id=recommendation.versions.catalog_id)
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,8 +77,6 @@ def record_hash(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-# The only float-typed fields of a SignedPayload live in the profile (see domain/profile.py).
-FLOAT_PATHS = (("recommendation", "profile"),)
 _sorted = msgspec.json.Encoder(order="sorted")
 _payload_decoder = msgspec.json.Decoder(SignedPayload)
 
@@ -62,15 +86,21 @@ class NotCanonical(ValueError):
 
 
 def payload_bytes(payload: SignedPayload) -> bytes:
-    return canonical_bytes_floats_at(payload, FLOAT_PATHS)
+    return splice_payload(payload, recommendation_bytes(payload.recommendation))
 
 
 def recommendation_bytes(recommendation: Recommendation) -> bytes:
-    """Canonical bytes of a recommendation, computed once per request, outside the chain lock."""
-    return canonical_bytes_floats_at(recommendation, (("profile",),))
+    """Canonical bytes of a recommendation, computed once per request, outside the chain lock.
+
+    Only the profile can hold floats (see domain/profile.py), so only it is canonicalised as a
+    document; the rest (strings, integers, decimals as strings) is encoded straight from the
+    structs with sorted keys, which is already RFC 8785 and twice as fast as a generic pass.
+    """
+    profile = msgspec.Raw(canonical_bytes(recommendation.profile))
+    return _sorted.encode(msgspec.structs.replace(recommendation, profile=profile))
 
 
-def splice_payload(payload: SignedPayload, recommendation_raw: bytes) -> bytes:
+def splice_payload(payload: Envelope, recommendation_raw: bytes) -> bytes:
     """``payload_bytes(payload)``, around the recommendation's bytes already canonicalised by the caller.
 
     Every other field is a string or an integer, so sorted-key msgspec output is already RFC 8785.
@@ -89,14 +119,14 @@ def parse_signed(raw: bytes) -> SignedPayload:
     return payload
 
 
-def assessment_from(payload: SignedPayload, payload_raw: bytes, detached_jws: str, digest: str) -> Assessment:
-    rec = payload.recommendation
-    fields = {name: getattr(rec, name) for name in rec.__struct_fields__}
-    return Assessment(
-        **fields,
-        id=payload.id,
-        created_at=payload.created_at,
-        requester=payload.requester,
-        receipt=Receipt(seq=payload.seq, hash=digest, prev_hash=payload.prev_hash, key_id=payload.key_id,
-                        jws=attach(detached_jws, payload_raw)),
-    )
+def assessment_json(envelope: Envelope, recommendation_raw: bytes, jws: str, digest: str) -> bytes:
+    """An ``Assessment`` as served, assembled around the recommendation's canonical bytes.
+
+    The recommendation is never decoded and encoded again: its signed bytes, an object, get the
+    record's identity and receipt appended as further members. ``jws`` is the compact JWS with
+    its payload attached, so a portal can keep it and verify it on its own.
+    """
+    receipt = Receipt(seq=envelope.seq, hash=digest, prev_hash=envelope.prev_hash, key_id=envelope.key_id, jws=jws)
+    tail = _sorted.encode({"created_at": envelope.created_at, "id": envelope.id, "receipt": receipt,
+                           "requester": envelope.requester})
+    return b"%s,%s" % (recommendation_raw[:-1], tail[1:])

@@ -75,8 +75,11 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=None)
 
 
-def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """App-level guard: the caller's role must be one the route admits; routes admit no one by default."""
+async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-level guard: the caller's role must be one the route admits; routes admit no one by default.
+
+    Async on purpose: Litestar runs a sync guard in a worker thread, a thread hop per request.
+    """
     if handler.opt.get(PUBLIC_OPT) or connection.scope.get("method") == "OPTIONS":
         return
     principal = connection.scope.get("user")

@@ -7,6 +7,7 @@ written as strings in the files, so no price is ever rounded by a binary float.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from decimal import Decimal
 from pathlib import Path
@@ -105,7 +106,7 @@ class Assumption(_Data, frozen=True):
     notes: str = ""
 
 
-class Catalog(_Data, frozen=True):
+class Catalog(_Data, frozen=True, dict=True):  # dict: room for cached lookups
     catalog: CatalogMeta
     managed_models: tuple[ManagedModel, ...]
     gpu_instances: tuple[GpuInstance, ...]
@@ -123,7 +124,11 @@ class Catalog(_Data, frozen=True):
             raise ValueError(f"catalog {self.catalog.id!r} lacks assumptions {sorted(missing)}")
 
     def instance(self, instance_id: str) -> GpuInstance:
-        return next(i for i in self.gpu_instances if i.id == instance_id)
+        return self._instances[instance_id]
+
+    @functools.cached_property
+    def _instances(self) -> dict[str, GpuInstance]:
+        return {i.id: i for i in self.gpu_instances}
 
 
 

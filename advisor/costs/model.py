@@ -94,16 +94,23 @@ class PricingRun:
         self.catalog = assumptions.catalog
         self.hours = self.catalog.catalog.hours_per_month
         self.days = self.catalog.catalog.days_per_month
+        self.output_share = Decimal(repr(profile.workload.output_share))
+        # A run asks for the same capability's candidates several times (facts, managed, hybrid).
+        self._candidates: dict[Capability, list[ManagedModel]] = {}
+        self._deployments: dict[Capability, list[tuple[Deployment, GpuInstance]]] = {}
 
     # ------------------------------------------------------------------ managed side
     def managed_candidates(self, capability: Capability) -> list[ManagedModel]:
-        regions = set(self.profile.compliance.data_residency)
-        return [
-            m for m in self.catalog.managed_models if m.capability == capability and regions <= set(m.regions)
-        ]
+        found = self._candidates.get(capability)
+        if found is None:
+            regions = set(self.profile.compliance.data_residency)
+            found = [m for m in self.catalog.managed_models
+                     if m.capability == capability and (not regions or regions.issubset(m.regions))]
+            self._candidates[capability] = found
+        return found
 
     def blended_per_1m(self, model: ManagedModel) -> Decimal:
-        out = Decimal(repr(self.profile.workload.output_share))
+        out = self.output_share
         return model.input_per_1m * (1 - out) + model.output_per_1m * out
 
     def managed_model(self, capability: Capability) -> ManagedModel | None:
@@ -113,7 +120,7 @@ class PricingRun:
     def token_line(self, model: ManagedModel, daily_tokens: Decimal, what: str) -> LineItem:
         monthly_tokens = daily_tokens * self.days
         blended = self.blended_per_1m(model)
-        out = Decimal(repr(self.profile.workload.output_share))
+        out = self.output_share
         basis = (
             f"{what}{num(daily_tokens)} tokens/day x {num(self.days)} days = {num(monthly_tokens)} tokens/month"
             f" x {rate(blended)}/1M blended ({num((1 - out) * 100)}% input at {rate(model.input_per_1m)}/1M,"
@@ -154,12 +161,17 @@ class PricingRun:
 
         Serving a lower capability than asked is a gap the rule RTE-FRONTIER-GAP reports as a risk.
         """
-        for wanted in reversed(CAPABILITY_ORDER[: CAPABILITY_ORDER.index(capability) + 1]):
-            serving = [d for d in self.catalog.deployments if wanted in d.capabilities]
-            if serving:
-                pairs = [(d, self.catalog.instance(d.instance)) for d in serving]
-                return [(d, instance) for d, instance in pairs if self.fits(d, instance)]
-        return []
+        found = self._deployments.get(capability)
+        if found is None:
+            found = []
+            for wanted in reversed(CAPABILITY_ORDER[: CAPABILITY_ORDER.index(capability) + 1]):
+                serving = [d for d in self.catalog.deployments if wanted in d.capabilities]
+                if serving:
+                    pairs = [(d, self.catalog.instance(d.instance)) for d in serving]
+                    found = [(d, instance) for d, instance in pairs if self.fits(d, instance)]
+                    break
+            self._deployments[capability] = found
+        return found
 
     def replicas_for(self, deployment: Deployment, daily_tokens: Decimal) -> tuple[int, Decimal]:
         peak = daily_tokens / SECONDS_PER_DAY * Decimal(repr(self.profile.workload.peak_to_average))

@@ -8,10 +8,11 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, Row, select
 
-from advisor.audit.record import Assessment, SignedPayload, assessment_from
+from advisor.audit.jws import attach
+from advisor.audit.record import StoredPayload, assessment_json
 from advisor.store.tables import chain_head, records
 
-_payload_decoder = msgspec.json.Decoder(SignedPayload)
+_payload_decoder = msgspec.json.Decoder(StoredPayload)
 
 
 class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,24 +38,25 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
-def to_assessment(row: Any) -> Assessment:
-    """A row with ``payload``, ``jws`` and ``hash`` columns, as served."""
+def assessment_of(row: Any) -> bytes:
+    """A row with ``payload``, ``jws`` and ``hash`` columns, as served: the same bytes as its 201."""
     raw = row.payload.encode("utf-8")
-    return assessment_from(_payload_decoder.decode(raw), raw, row.jws, row.hash)
+    payload = _payload_decoder.decode(raw)
+    return assessment_json(payload, bytes(payload.recommendation), attach(row.jws, raw), row.hash)
 
 
 class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def get(self, record_id: str, requester: str | None = None) -> Assessment | None:
-        """One record; with ``requester`` set, only if that client created it."""
+    def get(self, record_id: str, requester: str | None = None) -> bytes | None:
+        """One record as served (JSON); with ``requester`` set, only if that client created it."""
         query = select(records.c.payload, records.c.jws, records.c.hash).where(records.c.id == record_id)
         if requester is not None:
             query = query.where(records.c.requester == requester)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else to_assessment(row)
+        return None if row is None else assessment_of(row)
 
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""

@@ -20,9 +20,16 @@ import msgspec
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from advisor.audit.jws import sign_detached
+from advisor.audit.jws import detach, sign_compact
 from advisor.audit.keyring import KeyRing, utc_now
-from advisor.audit.record import SignedPayload, recommendation_bytes, record_hash, splice_payload
+from advisor.audit.record import (
+    Columns,
+    Envelope,
+    assessment_json,
+    recommendation_bytes,
+    record_hash,
+    splice_payload,
+)
 from advisor.domain.recommendation import Recommendation
 from advisor.store.tables import chain_head, records
 
@@ -34,8 +41,8 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     requester: str
-    recommendation: Recommendation
     recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes)
+    columns: Columns
     # Extra rows written in the same transaction (e.g. the idempotency record), given the result.
     also_write: Callable[[Connection, Appended], None] | None = None
 
@@ -43,15 +50,21 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     def new(cls, *, id: str, requester: str, recommendation: Recommendation,
             also_write: Callable[[Connection, Appended], None] | None = None) -> Draft:
         """A draft with its recommendation canonicalised now, on the caller's thread, not the writer's."""
-        return cls(id=id, requester=requester, recommendation=recommendation,
-                   recommendation_raw=recommendation_bytes(recommendation), also_write=also_write)
+        return cls(id=id, requester=requester, recommendation_raw=recommendation_bytes(recommendation),
+                   columns=Columns.of(recommendation), also_write=also_write)
 
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
-    payload: SignedPayload
-    raw: bytes
+    envelope: Envelope
+    raw: bytes  # the signed payload
+    recommendation_raw: bytes
     hash: str
-    jws: str
+    jws: str  # detached, as stored
+    compact_jws: str  # with the payload, as a receipt carries it
+
+    def assessment_json(self) -> bytes:
+        """The assessment as served (201 and idempotent replays)."""
+        return assessment_json(self.envelope, self.recommendation_raw, self.compact_jws, self.hash)
 
 
 class StoreUnavailable(RuntimeError):
@@ -97,20 +110,21 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
     rows: list[dict[str, Any]] = []
     for draft in drafts:
         seq += 1
-        payload = SignedPayload(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
-                                requester=draft.requester, key_id=key.kid, recommendation=draft.recommendation)
-        raw = splice_payload(payload, draft.recommendation_raw)
+        envelope = Envelope(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
+                            requester=draft.requester, key_id=key.kid)
+        raw = splice_payload(envelope, draft.recommendation_raw)
         digest = record_hash(raw)
-        jws = sign_detached(key, raw)
-        rec = draft.recommendation
+        compact = sign_compact(key, raw)
+        jws = detach(compact)
+        columns = draft.columns
         rows.append({
             "seq": seq, "id": draft.id, "prev_hash": prev, "hash": digest, "created_at": now,
-            "requester": draft.requester, "organization": rec.profile.organization.name,
-            "decision": rec.decision, "strength": rec.strength, "rules_digest": rec.versions.rules_digest,
-            "catalog_id": rec.versions.catalog_id, "key_id": key.kid, "payload": raw.decode("utf-8"),
-            "jws": jws,
+            "requester": draft.requester, "organization": columns.organization, "decision": columns.decision,
+            "strength": columns.strength, "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id,
+            "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": jws,
         })
-        appended.append(Appended(payload=payload, raw=raw, hash=digest, jws=jws))
+        appended.append(Appended(envelope=envelope, raw=raw, recommendation_raw=draft.recommendation_raw,
+                                 hash=digest, jws=jws, compact_jws=compact))
         prev = digest
     conn.execute(insert(records), rows)
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))

@@ -228,7 +228,7 @@ def test_the_record_and_its_key_commit_together(app: Litestar, client: Client) -
     owner = claim.owner
 
     def complete_then_crash(conn: Connection, appended: Appended) -> None:
-        store.complete(conn, client_id(client), "atomic", owner, appended.payload.id, 201, {}, b"{}")
+        store.complete(conn, client_id(client), "atomic", owner, appended.envelope.id, 201, {}, b"{}")
         raise RuntimeError("the process died before COMMIT")
 
     draft = Draft.new(id=str(uuid.uuid4()), requester=client_id(client),
@@ -250,7 +250,7 @@ def test_a_lost_claim_rolls_its_record_back(app: Litestar, client: Client) -> No
         conn.execute(update(idempotency_keys).values(owner="the-other-process"))
 
     def complete(conn: Connection, appended: Appended) -> None:
-        store.complete(conn, client_id(client), "stolen", owner, appended.payload.id, 201, {}, b"{}")
+        store.complete(conn, client_id(client), "stolen", owner, appended.envelope.id, 201, {}, b"{}")
 
     draft = Draft.new(id=str(uuid.uuid4()), requester=client_id(client),
                       recommendation=services.advisor.assess(make_profile()), also_write=complete)

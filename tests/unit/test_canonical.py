@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advisor.audit.canonical import canonical_bytes
+from advisor.domain.profile import Profile
 from advisor.service import Advisor
 from tests.factories import make_profile
+from tests.strategies import profile_bodies
 
 keys = st.text(alphabet=string.ascii_letters + string.digits + "_$.-", min_size=1, max_size=12)
 scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=30) | st.floats(
@@ -32,6 +34,16 @@ def test_a_whole_recommendation_canonicalises_like_rfc8785(advisor: Advisor) -> 
                                                            "simple_task_share": 0.35}))
     builtins = msgspec.to_builtins(recommendation)
     assert canonical_bytes(recommendation) == rfc8785.dumps(builtins)
+
+
+@given(profile_bodies())
+@settings(max_examples=150, deadline=None)
+def test_recommendation_bytes_equal_rfc8785_for_any_profile(advisor: Advisor, body: dict[str, Any]) -> None:
+    """The append path's struct-direct encoding (record.recommendation_bytes) is still RFC 8785."""
+    from advisor.audit.record import recommendation_bytes
+
+    recommendation = advisor.assess(msgspec.convert(body, Profile))
+    assert recommendation_bytes(recommendation) == rfc8785.dumps(msgspec.to_builtins(recommendation))
 
 
 def test_spliced_payload_equals_the_canonical_payload(advisor: Advisor) -> None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import given, settings
 
-from advisor.domain.facts import FACT_KIND
+from advisor.costs.assumptions import Resolved
+from advisor.costs.model import PricingRun
+from advisor.domain.facts import FACT_KIND, profile_fact
+from advisor.domain.profile import Profile
 from advisor.domain.rules import Rule, Rulebook
-from advisor.engine import RuleEngine, RuleEngineError, to_durable_condition
+from advisor.engine import RuleEngine, RuleEngineError, to_durable_condition, use_msgspec_json
 from advisor.service import Advisor
+from tests.strategies import profile_bodies
 
 
 def rule(rule_id: str, **kwargs: Any) -> Rule:
@@ -80,3 +86,21 @@ def test_extreme_but_valid_profiles_evaluate(advisor: Advisor) -> None:
                      {"daily_tokens": 0, "output_share": 0.0, "simple_task_share": 1.0, "latency_p95_ms": 3_600_000}):
         recommendation = advisor.assess(make_profile(workload=workload))
         assert recommendation.findings
+
+
+@given(profile_bodies())
+@settings(max_examples=100, deadline=None)
+def test_msgspec_json_inside_durable_fires_what_the_standard_json_fires(advisor: Advisor,
+                                                                        body: dict[str, Any]) -> None:
+    """The engine's speed-up (durable_rules marshalling through msgspec) changes no firing."""
+    profile = msgspec.convert(body, Profile)
+    run = PricingRun(profile, Resolved(advisor.catalog_for(profile), profile))
+    subject = profile_fact(profile, managed_residency_available=bool(run.managed_candidates(
+        profile.workload.capability)))
+    fast = advisor.engine.evaluate(subject)
+    use_msgspec_json(False)
+    try:
+        standard = advisor.engine.evaluate(subject)
+    finally:
+        use_msgspec_json(True)
+    assert fast == standard

@@ -38,6 +38,7 @@ from advisor.costs.catalog import load_catalogs
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Recommendation
 from advisor.engine import RuleEngine
+from advisor.framing import frame, read_frame, split_frames
 from advisor.rulebook import load_rulebook
 from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings
@@ -45,7 +46,6 @@ from advisor.settings import Settings
 log = logging.getLogger(__name__)
 
 _OK, _PROFILE_ERROR, _FAILED = 0, 1, 2
-_HEADER = 4  # bytes of big-endian frame length
 
 
 def build_advisor(settings: Settings) -> Advisor:
@@ -98,10 +98,6 @@ _profile_encoder = msgspec.json.Encoder()
 _columns_decoder = msgspec.msgpack.Decoder(Columns)
 
 
-def _frame(message: bytes) -> bytes:
-    return len(message).to_bytes(_HEADER, "big") + message
-
-
 class _Child(asyncio.Protocol):
     """The server's end of one evaluator process: sends profiles, matches replies to waiting requests."""
 
@@ -119,24 +115,15 @@ class _Child(asyncio.Protocol):
     def send(self, request_id: int, profile: Profile, future: asyncio.Future[Evaluated]) -> None:
         assert self.transport is not None
         self.pending[request_id] = future
-        self.transport.write(_frame(_request_encoder.encode((request_id, _profile_encoder.encode(profile)))))
+        self.transport.write(frame(_request_encoder.encode((request_id, _profile_encoder.encode(profile)))))
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        start = 0
-        while len(buffer) - start >= _HEADER:
-            size = int.from_bytes(buffer[start:start + _HEADER], "big")
-            end = start + _HEADER + size
-            if len(buffer) < end:
-                break
-            self._reply(bytes(buffer[start + _HEADER:end]))
-            start = end
-        if start:
-            del buffer[:start]
+        self._buffer += data
+        for reply in split_frames(self._buffer):
+            self._reply(reply)
 
-    def _reply(self, frame: bytes) -> None:
-        request_id, kind, body = _reply_decoder.decode(frame)
+    def _reply(self, message: bytes) -> None:
+        request_id, kind, body = _reply_decoder.decode(message)
         future = self.pending.pop(request_id, None)
         if future is None or future.done():  # the request was cancelled (its client went away)
             return
@@ -259,26 +246,13 @@ def default_evaluators() -> int:
 # --- the child process -----------------------------------------------------------------------------------
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    got = 0
-    while got < size:
-        n = sock.recv_into(view[got:])
-        if n == 0:
-            return None
-        got += n
-    return bytes(buffer)
-
-
 def serve(sock: socket.socket, advisor: Advisor) -> None:
     """Answer frames until the server closes its end."""
     requests = msgspec.msgpack.Decoder(tuple[int, bytes])
     profiles = msgspec.json.Decoder(Profile)
     replies = msgspec.msgpack.Encoder()
     while True:
-        header = _read_exactly(sock, _HEADER)
-        body = _read_exactly(sock, int.from_bytes(header, "big")) if header is not None else None
+        body = read_frame(sock)
         if body is None:
             return
         request_id, profile_json = requests.decode(body)
@@ -291,7 +265,7 @@ def serve(sock: socket.socket, advisor: Advisor) -> None:
         except Exception as exc:
             log.exception("evaluation failed")
             reply = (request_id, _FAILED, type(exc).__name__)
-        sock.sendall(_frame(replies.encode(reply)))
+        sock.sendall(frame(replies.encode(reply)))
 
 
 def main(argv: list[str] | None = None) -> None:

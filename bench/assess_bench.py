@@ -3,8 +3,9 @@
 Usage: .venv/bin/python -m bench.assess_bench [--profiles 1000] [--connections 64] [--seconds 15]
 
 Needs `wrk` (apt-get install wrk). Each server runs as one uvicorn worker on loopback; wrk uses one
-thread (this machine has two cores: one for the server, one for the load). The advisor server runs
-with ADVISOR_AUTH_REQUIRED=false so the load measures assessing, not key lookups. Prints req/s and
+thread. The advisor's worker starts its evaluator processes as it would in production
+(ADVISOR_EVALUATORS, default one per core but one); the bare endpoint has nothing to evaluate. The
+advisor server runs with ADVISOR_AUTH_REQUIRED=false so the load measures assessing, not key lookups. Prints req/s and
 p50/p99 for both, the ratio, whether every acknowledged request was committed, and the rule
 engine's median evaluation time against its floor (one rule).
 """
@@ -178,8 +179,12 @@ def main() -> None:
         stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     acknowledged = results["POST /assess"]["requests"]  # includes the warm-up run's records below
 
+    from advisor.evaluators import default_evaluators
+
+    evaluators = os.environ.get("ADVISOR_EVALUATORS") or str(default_evaluators())
     print(f"{args.profiles} distinct profiles, {args.connections} connections, {args.seconds}s per run, "
-          f"{args.workers} uvicorn worker(s) per server, wrk -t1")
+          f"{args.workers} uvicorn worker(s) per server (the advisor's with {evaluators} evaluator process(es) "
+          f"each), wrk -t1")
     print(f"{'endpoint':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in results.items():
         print(f"{name:<14} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>7}")

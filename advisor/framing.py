@@ -1,0 +1,47 @@
+"""Length-prefixed frames over a socket pair: how the server talks to its helper processes.
+
+A frame is a 4-byte big-endian length and that many bytes (msgpack, chosen by the caller).
+"""
+
+from __future__ import annotations
+
+import socket
+
+HEADER = 4
+
+
+def frame(message: bytes) -> bytes:
+    return len(message).to_bytes(HEADER, "big") + message
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            return None
+        got += n
+    return bytes(buffer)
+
+
+def read_frame(sock: socket.socket) -> bytes | None:
+    """The next frame, or None when the other end closed (between frames or inside one)."""
+    header = _read_exactly(sock, HEADER)
+    return None if header is None else _read_exactly(sock, int.from_bytes(header, "big"))
+
+
+def split_frames(buffer: bytearray) -> list[bytes]:
+    """Remove and return the complete frames at the start of ``buffer`` (an asyncio protocol's)."""
+    frames: list[bytes] = []
+    start = 0
+    while len(buffer) - start >= HEADER:
+        end = start + HEADER + int.from_bytes(buffer[start:start + HEADER], "big")
+        if len(buffer) < end:
+            break
+        frames.append(bytes(buffer[start + HEADER:end]))
+        start = end
+    if start:
+        del buffer[:start]
+    return frames

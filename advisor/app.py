@@ -40,7 +40,8 @@ from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.settings import Settings
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
-from advisor.store.writer import ChainWriter, begin_locked
+from advisor.store.writer import Appender, ChainWriter, begin_locked
+from advisor.store.writer_process import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings)
     sqlite = is_sqlite(normalise_url(settings.database_url))
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
-    writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite)
+    writer: Appender
+    if wants_writer_process(settings):
+        writer = WriterProcess(settings, sqlite)
+    else:
+        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite)
     advisor = build_advisor(settings)
     return Services(settings=settings, advisor=advisor, evaluator=make_evaluator(settings, advisor), engine=engine,
                     repository=Repository(engine), writer=writer, keyring=keyring)
@@ -92,12 +97,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ensure_signing_key(services)
         except Exception as exc:  # e.g. schema not migrated yet: /ready reports it, appends answer 503
             log.warning("no signing key registered at start-up: %s", type(exc).__name__)
-        services.writer.start()
+        await services.writer.start_serving()
         await services.evaluator.start()
 
     async def on_shutdown() -> None:
         await services.evaluator.stop()
-        services.writer.stop()
+        await services.writer.stop_serving()
         services.engine.dispose()
 
     if not settings.auth_required:

@@ -39,6 +39,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Evaluator processes per server process (advisor/evaluators.py); 0 evaluates in the server's
     # own process; unset: one per usable core but one (see evaluators.default_evaluators).
     evaluators: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
+    # Append to the log from a writer process of its own (advisor/store/writer_process.py) rather
+    # than a thread that shares the server's GIL; unset: when there are two or more usable cores.
+    writer_process: bool | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +58,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise ValueError(f"unknown setting {key}; known: {known}")
             raw[name] = value
         return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
+
+    def to_json(self) -> bytes:
+        """For a helper process of this server (never logged: the database URL may hold a password)."""
+        return msgspec.json.encode(self, enc_hook=str)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Settings:
+        return msgspec.convert(msgspec.json.decode(raw), cls, dec_hook=_decode_path)
 
 
 def _decode_path(kind: type, value: object) -> object:

@@ -16,7 +16,7 @@ from advisor.audit.record import Columns, recommendation_bytes
 from advisor.settings import Settings
 from advisor.store.database import migrate
 from advisor.store.repository import Repository
-from advisor.store.writer import Draft
+from advisor.store.writer import ChainWriter, Draft
 from bench.profiles import make_profiles
 
 BATCH = 5000
@@ -24,7 +24,8 @@ REQUESTERS = [f"cl-{i:016x}" for i in range(64)]
 
 
 def settings_for(db: Path, *, synchronous: str = "OFF") -> Settings:
-    return Settings(database_url=f"sqlite:///{db}", keys_dir=db.parent / "keys", sqlite_synchronous=synchronous)
+    return Settings(database_url=f"sqlite:///{db}", keys_dir=db.parent / "keys", sqlite_synchronous=synchronous,
+                    evaluators=0, writer_process=False)
 
 
 def build_log(db: Path, records: int, distinct: int = 256) -> tuple[int, float]:
@@ -50,7 +51,9 @@ def build_log(db: Path, records: int, distinct: int = 256) -> tuple[int, float]:
             drafts = [Draft(id=str(uuid.uuid4()), requester=REQUESTERS[i % len(REQUESTERS)],
                             recommendation_raw=raws[i % distinct], columns=columns[i % distinct])
                       for i in range(first, min(records, first + BATCH))]
-            services.writer.append_sync(drafts)
+            writer = services.writer
+            assert isinstance(writer, ChainWriter)  # settings_for asks for the in-process writer
+            writer.append_sync(drafts)
         return records - have, time.perf_counter() - started
     finally:
         services.engine.dispose()

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, insert, select
 from advisor import app as advisor_app
 from advisor.audit.keyring import KeyRing, utc_now
 from advisor.audit.record import Envelope, splice_payload
-from advisor.store import writer
+from advisor.store import writer, writer_process
 from advisor.store.tables import records
 
 _seq: list[itertools.count[int]] = []
@@ -51,4 +51,10 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
 
 def create_app() -> Litestar:
     writer.append_batch = unsigned_batch  # type: ignore[assignment]  # ChainWriter looks it up per batch
+    writer_process.WriterProcess.child_module = "bench.unsigned_app"  # a writer process appends unsigned too
     return advisor_app.create_app()
+
+
+if __name__ == "__main__":  # the writer process of the unsigned app
+    writer.append_batch = unsigned_batch  # type: ignore[assignment]
+    writer_process.main()

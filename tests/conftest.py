@@ -103,9 +103,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         url: str = request.getfixturevalue("postgres_database")
     else:
         url = f"sqlite:///{tmp_path}/advisor.db"
-    # Evaluated in process: an evaluator pool per test app would cost two process starts each;
-    # tests/integration/test_evaluators.py and the server-process tests run the pool.
-    return Settings(database_url=url, keys_dir=tmp_path / "keys", evaluators=0)
+    # Evaluated and appended in process: helper processes per test app would cost process starts;
+    # tests/integration/test_evaluators.py, test_writer_process.py and the server-process tests run them.
+    return Settings(database_url=url, keys_dir=tmp_path / "keys", evaluators=0, writer_process=False)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from advisor.audit.canonical import canonical_bytes
 from advisor.audit.jws import sign_detached
 from advisor.audit.keys import SigningKey
 from advisor.settings import Settings
-from advisor.store.writer import Appended, Draft
+from advisor.store.writer import Appended, ChainWriter, Draft
 from tests.factories import make_profile
 
 REQUESTERS = ("cl-00000000000000a1", "cl-00000000000000b2", "cl-00000000000000c3")
@@ -40,7 +40,7 @@ def append_records(services: Services, count: int, batch: int = 7) -> list[Appen
                                    team={"ml_infra_engineers": i % 3})
             drafts.append(Draft.new(id=str(uuid.uuid4()), requester=REQUESTERS[i % len(REQUESTERS)],
                                     recommendation=services.advisor.assess(profile)))
-        appended.extend(services.writer.append_sync(drafts))
+        appended.extend(in_process_writer(services).append_sync(drafts))
     return appended
 
 
@@ -98,3 +98,9 @@ def forge_record(conn: sqlite3.Connection, key: SigningKey, *, log: str, created
          rec["versions"]["catalog_id"], key.kid, raw.decode("utf-8"), sign_detached(key, raw)))
     conn.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
     return seq
+
+
+def in_process_writer(services: Services) -> ChainWriter:
+    """The app's writer when it runs in the server's process (the tests' settings ask for that)."""
+    assert isinstance(services.writer, ChainWriter), "these tests need writer_process=False"
+    return services.writer

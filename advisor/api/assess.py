@@ -17,14 +17,14 @@ from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.params import FromPath
 
 from advisor.api.deps import ServicesDep
-from advisor.api.idempotency import AlsoWrite, IdempotencyKey, assess_idempotently
+from advisor.api.idempotency import IdempotencyKey, assess_idempotently
 from advisor.api.openapi_docs import ASSESS_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.api.strict_json import exact_integers
 from advisor.audit.record import Assessment
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
-from advisor.store.writer import Appended, Draft
+from advisor.store.writer import Appended, Completion, Draft
 
 log = logging.getLogger(__name__)
 _profile_decoder = msgspec.json.Decoder(Profile)
@@ -98,11 +98,11 @@ class AssessController(Controller):
             log.info("profile received", extra={"body": raw.decode("utf-8", "replace")})
         requester = principal_of(request).client_id  # inside the signed record
 
-        async def append(record_id: str, also_write: AlsoWrite | None = None) -> Appended:
+        async def append(record_id: str, completion: Completion | None = None) -> Appended:
             evaluated = await services.evaluator.evaluate(profile)
             return await services.writer.append(Draft(id=record_id, requester=requester,
                                                       recommendation_raw=evaluated.raw, columns=evaluated.columns,
-                                                      also_write=also_write))
+                                                      completion=completion))
 
         if idempotency_key is not None:
             return await assess_idempotently(services, requester, idempotency_key, raw, append)

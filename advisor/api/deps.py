@@ -12,7 +12,7 @@ from advisor.evaluators import Evaluator
 from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.repository import Repository
-from advisor.store.writer import ChainWriter
+from advisor.store.writer import Appender
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Services:
     evaluator: Evaluator
     engine: Engine
     repository: Repository
-    writer: ChainWriter
+    writer: Appender
     keyring: KeyRing
 
 

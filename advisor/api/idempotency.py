@@ -23,12 +23,11 @@ import anyio
 import anyio.to_thread
 from litestar import Response
 from litestar.params import HeaderParameter
-from sqlalchemy import Connection
 
 from advisor.api.deps import Services
 from advisor.api.problems import problem
 from advisor.store.idempotency import Claimed, IdempotencyStore, InFlight, LeaseLost, Mismatch, Replay
-from advisor.store.writer import Appended
+from advisor.store.writer import Appended, Completion
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -41,7 +40,6 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
     "`Idempotent-Replayed: true`; the same key with another body is 422; while the first is still running, 409.",
 )]
 
-AlsoWrite = Callable[[Connection, Appended], None]
 
 
 def normalise_key(raw: str) -> str:
@@ -66,8 +64,8 @@ def _raw_response(body: bytes, status: int, headers: dict[str, str]) -> Response
 
 
 async def assess_idempotently(services: Services, client_id: str, raw_key: str, body: bytes,
-                              produce: Callable[[str, AlsoWrite], Awaitable[Appended]]) -> Response[Any]:
-    """Run ``produce(record_id, also_write)`` at most once per (client, key); replay it otherwise."""
+                              produce: Callable[[str, Completion], Awaitable[Appended]]) -> Response[Any]:
+    """Run ``produce(record_id, completion)`` at most once per (client, key); replay it otherwise."""
     key = normalise_key(raw_key)
     store = store_for(services)
     fingerprint = hashlib.sha256(body).hexdigest()
@@ -84,11 +82,9 @@ async def assess_idempotently(services: Services, client_id: str, raw_key: str, 
     record_id = str(uuid.uuid4())
     headers = {"Location": f"/assessments/{record_id}"}
 
-    def also_write(conn: Connection, appended: Appended) -> None:
-        store.complete(conn, client_id, key, claim.owner, record_id, 201, headers, appended.assessment_json())
-
     try:
-        appended = await produce(record_id, also_write)
+        appended = await produce(record_id, Completion(client_id=client_id, key=key, owner=claim.owner,
+                                                       headers=headers))
     except BaseException as exc:
         with anyio.CancelScope(shield=True):  # release even when the caller went away
             with contextlib.suppress(Exception):  # best effort: the lease runs out by itself

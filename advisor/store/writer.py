@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -36,6 +36,18 @@ from advisor.store.tables import chain_head, records
 log = logging.getLogger(__name__)
 
 
+class Completion(msgspec.Struct, frozen=True, kw_only=True):
+    """An Idempotency-Key claim to complete with the record's 201, in the record's own transaction.
+
+    Data, not a callback, so that a writer in another process can apply it too.
+    """
+
+    client_id: str
+    key: str
+    owner: str
+    headers: dict[str, str]
+
+
 class Draft(msgspec.Struct, frozen=True, kw_only=True):
     """A recommendation waiting for its place in the log."""
 
@@ -43,7 +55,8 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     requester: str
     recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes)
     columns: Columns
-    # Extra rows written in the same transaction (e.g. the idempotency record), given the result.
+    completion: Completion | None = None
+    # Extra rows written in the same transaction, given the result (tests; in-process writers only).
     also_write: Callable[[Connection, Appended], None] | None = None
 
     @classmethod
@@ -129,12 +142,30 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
     conn.execute(insert(records), rows)
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     for draft, result in zip(drafts, appended, strict=True):
+        if draft.completion is not None:
+            from advisor.store.idempotency import IdempotencyStore  # it imports this module
+
+            done = draft.completion
+            IdempotencyStore.complete(conn, done.client_id, done.key, done.owner, draft.id, 201, done.headers,
+                                      result.assessment_json())
         if draft.also_write is not None:
             draft.also_write(conn, result)
     return appended
 
 
 _Item = tuple[Draft, asyncio.Future[Appended], asyncio.AbstractEventLoop]
+
+
+class Appender(Protocol):
+    """What the API needs of a writer: a thread here (``ChainWriter``) or a process (``WriterProcess``)."""
+
+    sqlite: bool
+
+    async def append(self, draft: Draft) -> Appended: ...
+
+    async def start_serving(self) -> None: ...
+
+    async def stop_serving(self) -> None: ...
 
 
 class ChainWriter:
@@ -146,8 +177,6 @@ class ChainWriter:
         self.sqlite = sqlite
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self.batches = 0
-        self.appended = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="chain-writer", daemon=True)
@@ -206,30 +235,39 @@ class ChainWriter:
                 log.exception("chain writer: unexpected error; continuing")
 
     def _commit(self, batch: list[_Item]) -> None:
-        try:
-            results = self.append_sync([draft for draft, _, _ in batch])
-        except (IntegrityError, DraftRejected) as exc:
-            if len(batch) > 1:  # one draft's extra rows failed the whole transaction: retry them one by one
-                log.info("batch of %d failed (%s); committing its drafts one by one", len(batch),
-                         type(exc).__name__)
-                for item in batch:
-                    self._commit([item])
-                return
-            log.warning("append failed: %s: %s", type(exc).__name__, exc)
-            error = exc if isinstance(exc, DraftRejected) else StoreUnavailable(str(exc))
-            _, future, loop = batch[0]
-            _notify(loop, _fail, future, error)
-            return
-        except Exception as exc:
-            log.warning("append of %d record(s) failed: %s: %s", len(batch), type(exc).__name__, exc)
-            error = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-            for _, future, loop in batch:
-                _notify(loop, _fail, future, error)
-            return
-        self.batches += 1
-        self.appended += len(results)
-        for (_, future, loop), result in zip(batch, results, strict=True):
-            _notify(loop, _succeed, future, result)
+        outcomes = commit_batch(self.append_sync, [draft for draft, _, _ in batch])
+        for (_, future, loop), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                _notify(loop, _fail, future, outcome)
+            else:
+                _notify(loop, _succeed, future, outcome)
+
+    async def start_serving(self) -> None:
+        self.start()
+
+    async def stop_serving(self) -> None:
+        self.stop()
+
+
+def commit_batch(append_sync: Callable[[Sequence[Draft]], list[Appended]],
+                 drafts: Sequence[Draft]) -> list[Appended | StoreUnavailable | DraftRejected]:
+    """Append ``drafts`` in one transaction; the outcome of each (its record, or why it is not stored).
+
+    When one draft's own rows fail the transaction (a lost idempotency claim, a duplicate), the
+    drafts are committed one by one, so only that one fails.
+    """
+    try:
+        return list(append_sync(drafts))
+    except (IntegrityError, DraftRejected) as exc:
+        if len(drafts) > 1:
+            log.info("batch of %d failed (%s); committing its drafts one by one", len(drafts), type(exc).__name__)
+            return [outcome for draft in drafts for outcome in commit_batch(append_sync, [draft])]
+        log.warning("append failed: %s: %s", type(exc).__name__, exc)
+        return [exc if isinstance(exc, DraftRejected) else StoreUnavailable(str(exc))]
+    except Exception as exc:
+        log.warning("append of %d record(s) failed: %s: %s", len(drafts), type(exc).__name__, exc)
+        error = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
+        return [error] * len(drafts)
 
 
 def _notify(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:

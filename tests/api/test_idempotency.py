@@ -23,6 +23,7 @@ from advisor.store.idempotency import COMPLETE, PENDING, Claimed, IdempotencySto
 from advisor.store.tables import idempotency_keys, records
 from advisor.store.writer import Appended, Draft, DraftRejected, StoreUnavailable
 from tests.factories import make_profile, profile_dict
+from tests.signed_log import in_process_writer
 
 Client = TestClient[Litestar]
 
@@ -234,7 +235,7 @@ def test_the_record_and_its_key_commit_together(app: Litestar, client: Client) -
     draft = Draft.new(id=str(uuid.uuid4()), requester=client_id(client),
                       recommendation=services.advisor.assess(make_profile()), also_write=complete_then_crash)
     with pytest.raises(RuntimeError):
-        services.writer.append_sync([draft])
+        in_process_writer(services).append_sync([draft])
     assert record_count(app) == 0
     [row] = key_rows(app)
     assert (row.status, row.record_id) == (PENDING, None)
@@ -255,7 +256,7 @@ def test_a_lost_claim_rolls_its_record_back(app: Litestar, client: Client) -> No
     draft = Draft.new(id=str(uuid.uuid4()), requester=client_id(client),
                       recommendation=services.advisor.assess(make_profile()), also_write=complete)
     with pytest.raises(LeaseLost):
-        services.writer.append_sync([draft])
+        in_process_writer(services).append_sync([draft])
     assert record_count(app) == 0
 
 
@@ -278,7 +279,7 @@ def test_one_bad_draft_does_not_fail_the_others_in_its_batch(app: Litestar, clie
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in drafts]
         batch = [(draft, future, loop) for draft, future in zip(drafts, futures, strict=True)]
-        await asyncio.to_thread(services.writer._commit, batch)  # one batch, deterministically
+        await asyncio.to_thread(in_process_writer(services)._commit, batch)  # one batch, deterministically
         return await asyncio.gather(*futures, return_exceptions=True)
 
     outcomes = asyncio.run(commit_as_one_batch())

@@ -218,7 +218,8 @@ SMALL = 12
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[int, dict[str, Any]]]:
     """A small signed log, built once; each example tampers with its own copy."""
     directory = tmp_path_factory.mktemp("template")
-    settings_ = Settings(database_url=f"sqlite:///{directory}/log.db", keys_dir=directory / "keys")
+    settings_ = Settings(database_url=f"sqlite:///{directory}/log.db", keys_dir=directory / "keys", evaluators=0,
+                         writer_process=False)
     migrate(settings_)
     services = build_services(settings_)
     ensure_signing_key(services)

@@ -56,6 +56,11 @@ class RowSource(NamedTuple):
             row = conn.execute(self._sql("SELECT min(seq) FROM records WHERE seq > ?"), (after,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
+    def last_seq(self, conn: Any, upto: int) -> int | None:
+        """The largest seq stored up to ``upto``: one index seek."""
+        row = conn.execute(self._sql("SELECT max(seq) FROM records WHERE seq <= ?"), (upto,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def read(self, conn: Any, low: int | None, high: int | None, batch: int = 128) -> Iterator[tuple[Any, ...]]:
         """The rows with ``low < seq <= high`` (None: unbounded) in seq order, ``batch`` rows per query."""
         columns = ", ".join(COLUMNS)

@@ -699,14 +699,21 @@ def verify_records(records: Iterable[StoredRecord], jwks: dict[str, Any], *, log
 
 
 def seq_ranges(source: RowSource, conn: Any, size: int) -> Iterator[tuple[int | None, int | None]]:
-    """``(low, high]`` bounds that tile every seq stored (None: unbounded), each with about ``size`` records:
-    each range starts at a stored seq, so a gap however long (or a seq far out) costs no empty range."""
+    """``(low, high]`` bounds that tile every seq stored (None: unbounded), each with about ``size`` records.
+
+    Each range starts and ends at a seq stored when it is planned (two index seeks), so a gap however
+    long (or a seq far out) costs no empty range, and a record appended while the log is verified
+    falls in a later range: appends commit in seq order, so every seq up to ``high`` is already there
+    for whoever reads the range, however late. (A range ending past the stored head could be read
+    before appends fill it, and the next range would then start past records nobody read.)
+    """
     high: int | None = None
     while True:
         start = source.next_seq(conn, high)
         if start is None:
             return
-        low, high = high, min(start + size - 1, INT64_MAX)
+        end = source.last_seq(conn, min(start + size - 1, INT64_MAX))
+        low, high = high, max(start, end if end is not None else start)
         yield low, high
 
 

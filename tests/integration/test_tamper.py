@@ -276,6 +276,28 @@ def test_without_a_row_source_this_process_reads_the_records(settings: Settings,
     assert found(read_by_workers) == (10, "deleted")
 
 
+@SQLITE
+def test_records_appended_while_the_log_is_verified_are_no_gap(settings: Settings, services: Services,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range is read, then appends go past where it could have ended: the next range must start right
+    after what that range read, or the records between would be reported deleted."""
+    read = verify_module.RunChecker.range
+    ranges_read: list[tuple[int | None, int | None]] = []
+
+    def read_then_append(checker: Any, bounds: tuple[int | None, int | None]) -> Any:
+        run = read(checker, bounds)
+        ranges_read.append(bounds)
+        if len(ranges_read) == 1:
+            append_records(services, 30)  # COUNT + 30 > the 64 a range may hold
+        return run
+
+    monkeypatch.setattr(verify_module.RunChecker, "range", read_then_append)
+    result = verify_database(services.engine, settings.log_name, workers=0, range_size=64)
+    assert result.problem is None, result.problem
+    assert (result.records, result.last_seq) == (COUNT + 30, COUNT + 30)
+    assert ranges_read == [(None, COUNT), (COUNT, COUNT + 30)]
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_postgres_log_is_read_by_the_workers_themselves(settings: Settings, services: Services) -> None:

@@ -203,7 +203,8 @@ def add_audit_commands(sub: Any) -> None:
     verify.add_argument("--file", metavar="EXPORT", help="verify an `advisor export` file instead of the database")
     verify.add_argument("--jwks", metavar="JWKS", help="the public keys to trust (default: the database's, or "
                         "EXPORT's .jwks.json beside it)")
-    verify.add_argument("--workers", type=int, default=None, help="processes checking signatures (default: CPUs)")
+    verify.add_argument("--workers", type=int, default=None, help="processes checking records, this one included "
+                        "(default: one per CPU)")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     verify.set_defaults(func=cmd_verify)
     export = sub.add_parser("export", help="write the signed log as JSON Lines, with its JWKS")

@@ -1,7 +1,7 @@
 """Attacks on the stored log, straight in the SQLite file: each found at the right record, with the right kind.
 
-Every attack runs twice: checked in this process, and by the worker pool with small chunks (so
-the first problem has to be picked across chunks checked out of order).
+Every attack runs twice: checked in this process, and by the worker pool with small seq ranges that
+each worker reads itself (so the first problem has to be picked across ranges checked out of order).
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
+from sqlalchemy import text
 
 from advisor.api.deps import Services
 from advisor.app import build_services, ensure_signing_key
+from advisor.audit import verify as verify_module
 from advisor.audit.checkpoint import current_checkpoint, verify_checkpoint
 from advisor.audit.keyring import KeyRing, jwks, utc_now
 from advisor.audit.keys import SigningKey
+from advisor.audit.rows import row_source
 from advisor.audit.verify import Anchor, Problem, VerifyResult, load_keys, verify_database
 from advisor.settings import Settings
 from advisor.store.database import make_engine, migrate
@@ -47,7 +50,7 @@ def services(app: Litestar) -> Services:
 def verify(settings: Settings, services: Services, workers: int = 0, anchors: tuple[Anchor, ...] = (),
            keys: dict[str, Any] | None = None) -> VerifyResult:
     return verify_database(services.engine, settings.log_name, jwks=keys, anchors=anchors, workers=workers,
-                           chunk_size=4)
+                           range_size=4)
 
 
 def problem_of(result: VerifyResult) -> Problem:
@@ -205,6 +208,108 @@ def test_record_signed_outside_its_key_window_is_retired_key(settings: Settings,
     result = verify(settings, services, workers)
     assert found(result) == (COUNT + 4, "retired_key")
     assert retired.kid in problem_of(result).detail
+
+
+# --- seq ranges: each worker reads and walks its own, the ranges are stitched in order --------------
+
+def bump_profile(document: dict[str, Any]) -> None:
+    document["recommendation"]["profile"]["workload"]["daily_tokens"] += 1
+
+
+# With ranges of 4 and no seq missing, the ranges are (..4], (4..8], (8..12], ...: 8 ends one, 9 starts the next.
+EDGE_TAMPERS: dict[str, tuple[list[str], tuple[int, str], int]] = {
+    # name: (statements, expected first problem, sound records before it: seq 1 to this)
+    "last-of-a-range-deleted": (["DELETE FROM records WHERE seq = 8"], (9, "deleted"), 7),
+    "first-of-a-range-deleted": (["DELETE FROM records WHERE seq = 9"], (10, "deleted"), 8),
+    "a-whole-range-deleted": (["DELETE FROM records WHERE seq BETWEEN 9 AND 12"], (13, "deleted"), 8),
+    "rows-swapped-across-an-edge": (["UPDATE records SET seq = -1 WHERE seq = 8",
+                                     "UPDATE records SET seq = 8 WHERE seq = 9",
+                                     "UPDATE records SET seq = 9 WHERE seq = -1"], (8, "reordered"), 7),
+    "first-of-a-range-edited": (["edit 13"], (13, "edited"), 12),
+    "prev-hash-column-of-a-first-record": (["UPDATE records SET prev_hash = 'ab' || substr(prev_hash, 3) "
+                                            "WHERE seq = 17"], (17, "edited"), 16),
+    "a-seq-moved-far-out": (["UPDATE records SET seq = 1000000000000 WHERE seq = 20"], (21, "deleted"), 19),
+    "a-seq-moved-before-the-first": (["UPDATE records SET seq = -3 WHERE seq = 20"], (-3, "reordered"), 0),
+    "the-newest-deleted": (["DELETE FROM records WHERE seq > 37"], (38, "truncated"), 37),
+}
+
+
+@SQLITE
+@pytest.mark.parametrize("tamper", list(EDGE_TAMPERS))
+def test_tampering_at_range_edges_is_reported_alike_by_any_number_of_workers(settings: Settings, services: Services,
+                                                                            tamper: str) -> None:
+    """The same first problem, kind, detail and sound prefix, whether one walk reads the whole log or
+    ranges of 3 or 4 are checked here and in a worker process, out of order."""
+    statements, expected, sound = EDGE_TAMPERS[tamper]
+    with tampering(settings) as conn:
+        for statement in statements:
+            if statement.startswith("edit "):
+                rewrite_payload(conn, int(statement.split()[1]), bump_profile)
+            else:
+                conn.execute(statement)
+    one_walk = verify_database(services.engine, settings.log_name, workers=1, range_size=10_000)
+    assert found(one_walk) == expected
+    assert (one_walk.records, one_walk.last_seq) == (sound, sound)
+    for workers, range_size in ((0, 4), (2, 4), (2, 3), (3, 1)):
+        result = verify_database(services.engine, settings.log_name, workers=workers, range_size=range_size)
+        assert result == one_walk, f"{workers} workers, ranges of {range_size}"
+
+
+@SQLITE
+def test_without_a_row_source_this_process_reads_the_records(settings: Settings, services: Services,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine whose database other processes cannot open (e.g. in-memory SQLite) is read through the engine."""
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM records WHERE seq = 9")
+    read_by_workers = verify_database(services.engine, settings.log_name, workers=2, range_size=4)
+    calls: list[object] = []
+    through_the_engine = verify_module.database_records
+
+    def database_records(engine: Any) -> Any:
+        calls.append(engine)
+        return through_the_engine(engine)
+
+    monkeypatch.setattr(verify_module, "row_source", lambda _engine: None)
+    monkeypatch.setattr(verify_module, "database_records", database_records)
+    assert verify_database(services.engine, settings.log_name, workers=2, range_size=4) == read_by_workers
+    assert calls == [services.engine]
+    assert found(read_by_workers) == (10, "deleted")
+
+
+@SQLITE
+def test_records_appended_while_the_log_is_verified_are_no_gap(settings: Settings, services: Services,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range is read, then appends go past where it could have ended: the next range must start right
+    after what that range read, or the records between would be reported deleted."""
+    read = verify_module.RunChecker.range
+    ranges_read: list[tuple[int | None, int | None]] = []
+
+    def read_then_append(checker: Any, bounds: tuple[int | None, int | None]) -> Any:
+        run = read(checker, bounds)
+        ranges_read.append(bounds)
+        if len(ranges_read) == 1:
+            append_records(services, 30)  # COUNT + 30 > the 64 a range may hold
+        return run
+
+    monkeypatch.setattr(verify_module.RunChecker, "range", read_then_append)
+    result = verify_database(services.engine, settings.log_name, workers=0, range_size=64)
+    assert result.problem is None, result.problem
+    assert (result.records, result.last_seq) == (COUNT + 30, COUNT + 30)
+    assert ranges_read == [(None, COUNT), (COUNT, COUNT + 30)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_postgres_log_is_read_by_the_workers_themselves(settings: Settings, services: Services) -> None:
+    assert row_source(services.engine) is not None
+    clean = verify_database(services.engine, settings.log_name, workers=2, range_size=4)
+    assert clean.problem is None
+    assert (clean.records, clean.last_seq, clean.last_hash) == (COUNT, COUNT, services.repository.head()[1])
+    with services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM records WHERE seq IN (9, 10)"))
+    one_walk = verify_database(services.engine, settings.log_name, workers=0, range_size=10_000)
+    assert found(one_walk) == (11, "deleted")
+    assert verify_database(services.engine, settings.log_name, workers=2, range_size=4) == one_walk
 
 
 # --- any single-byte change is detected ---------------------------------------------------------

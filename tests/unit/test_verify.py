@@ -16,23 +16,27 @@ from typing import Any
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from advisor.audit.canonical import canonical_bytes
 from advisor.audit.checkpoint import CheckpointError, note_key_hash, sign_checkpoint, verify_checkpoint
 from advisor.audit.jws import RECORD_TYPE, sign_detached
 from advisor.audit.keys import SigningKey, b64url, b64url_decode
 from advisor.audit.record import GENESIS_HASH, SignedPayload, payload_bytes, record_hash
+from advisor.audit.verify import GENESIS_HASH as verify_genesis
 from advisor.audit.verify import (
     Anchor,
-    ChainFailure,
+    ChainWalk,
     ExportLine,
-    Failure,
     JwksError,
     StoredRecord,
     VerifyResult,
+    b64url_bytes,
+    check_run,
     export_records,
-    first_problem,
     load_keys,
+    stitch,
     verify_one,
     verify_records,
 )
@@ -220,22 +224,73 @@ def test_checkpoints(key: SigningKey, recommendation: Recommendation, workers: i
     assert found(check(records, keys, anchors=(rewritten,), workers=workers)) == (7, "truncated")
 
 
-def test_the_earliest_problem_wins_and_a_gap_outranks_the_record_at_it() -> None:
-    chunk = [StoredRecord(seq=s, id="", prev_hash="", hash="", payload="", jws="") for s in (4, 5, 6)]
-    edited = (1, [Failure("hash", "edited", "x")])
-    gap = ChainFailure(1, Failure("predecessor", "deleted", "y"), True)
-    fork = ChainFailure(1, Failure("predecessor", "forged", "z"), False)
-    later_gap = ChainFailure(2, Failure("predecessor", "deleted", "y"), True)
+def with_columns(record: StoredRecord, **columns: Any) -> StoredRecord:
+    """``record`` with stored columns changed behind the signature's back (no re-signing)."""
+    return record._replace(**columns)
 
-    def first(local: Any, chain_failure: ChainFailure | None) -> tuple[int, str] | None:
-        problem = first_problem(chunk, local, chain_failure)
-        return None if problem is None else (problem.seq, problem.kind)
 
-    assert first(edited, gap) == (5, "deleted")
-    assert first(edited, fork) == (5, "edited")
-    assert first(edited, later_gap) == (5, "edited")
-    assert first(None, later_gap) == (6, "deleted")
-    assert first(None, None) is None
+TAMPERS: dict[str, tuple[Any, tuple[int, str], int]] = {
+    # name: (change to the list of 8 records, expected first problem, how many records of the list come
+    # before it, all sound)
+    "gap-outranks-the-record-at-it": (lambda r: [*r[:4], with_columns(r[5], hash="ee" * 32), *r[6:]],
+                                      (6, "deleted"), 4),
+    "own-failure-outranks-a-broken-link": (lambda r: [*r[:4], with_columns(r[4], prev_hash="ab" * 32), *r[5:]],
+                                           (5, "edited"), 4),
+    "earliest-wins": (lambda r: [*r[:2], with_columns(r[2], hash="ee" * 32), *r[3:5], *r[6:]], (3, "edited"), 2),
+    "reordered": (lambda r: [*r[:3], r[4], r[3], *r[5:]], (5, "deleted"), 3),
+    "duplicate": (lambda r: [*r[:5], r[4], *r[5:]], (5, "reordered"), 5),
+    "first-missing": (lambda r: r[1:], (2, "deleted"), 0),
+    "last-edited": (lambda r: [*r[:7], with_columns(r[7], decision="x")], (8, "edited"), 7),
+}
+
+
+@pytest.mark.parametrize("tamper", list(TAMPERS))
+def test_the_first_problem_and_its_kind_do_not_depend_on_where_runs_are_cut(
+        key: SigningKey, recommendation: Recommendation, tamper: str) -> None:
+    """Each record is the first of a run for some run length: its gap, link and own checks are then split
+    between the run and the stitching, and the precedence must hold all the same."""
+    keys = jwks_of(jwk_of(key))
+    change, expected, sound = TAMPERS[tamper]
+    records = change(chain(key, recommendation, 8))
+    for size in range(1, 10):
+        result = verify_records(records, keys, log_name=LOG, workers=0, chunk_size=size)
+        assert found(result) == expected, f"runs of {size}"
+        assert (result.records, result.last_seq) == (sound, records[sound - 1].seq if sound else 0), \
+            f"runs of {size}"
+
+
+def test_runs_checked_in_worker_processes_agree_with_one_run(key: SigningKey, recommendation: Recommendation) -> None:
+    keys = jwks_of(jwk_of(key))
+    records = chain(key, recommendation, 8)
+    for change, _expected, _sound in TAMPERS.values():
+        tampered = change(records)
+        alone = verify_records(tampered, keys, log_name=LOG, workers=0, chunk_size=len(tampered))
+        assert verify_records(tampered, keys, log_name=LOG, workers=2, chunk_size=2) == alone
+
+
+def test_stitch_joins_runs_by_their_edges(key: SigningKey, recommendation: Recommendation) -> None:
+    keys = load_keys(jwks_of(jwk_of(key)))
+    records = chain(key, recommendation, 6)
+    walk = ChainWalk()
+    assert stitch(walk, check_run(records[:3], keys, LOG)) is None
+    assert (walk.seq, walk.hash, walk.count) == (3, records[2].hash, 3)
+    assert stitch(walk, check_run([], keys, LOG)) is None  # an empty range changes nothing
+    later = check_run(records[4:], keys, LOG)
+    assert later.first is not None
+    assert later.first.seq == 5
+    problem = stitch(walk, later)
+    assert problem is not None
+    assert (problem.seq, problem.kind) == (5, "deleted")
+    assert walk.seq == 3
+
+
+def test_the_verifier_genesis_is_the_writer_genesis() -> None:
+    assert verify_genesis == GENESIS_HASH
+
+
+@given(st.binary(max_size=300))
+def test_b64url_bytes_is_b64url(data: bytes) -> None:
+    assert b64url_bytes(data) == b64url(data).encode("ascii")
 
 
 # --- export files -------------------------------------------------------------------------------

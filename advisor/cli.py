@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import msgspec
 
 from advisor.audit_cli import add_audit_commands
 from advisor.auth.cli import add_client_commands
-from advisor.settings import PROJECT_ROOT, Settings
+from advisor.settings import PROJECT_ROOT, Settings, helper_processes, usable_cores
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
 
@@ -40,6 +41,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.logs import uvicorn_log_config
     from advisor.store.database import migrate
 
+    if args.workers > 1:  # the workers share the host's cores: size their helper processes for their share
+        evaluators, writer_process = helper_processes(max(1, usable_cores() // args.workers))
+        os.environ.setdefault("ADVISOR_EVALUATORS", str(evaluators))
+        os.environ.setdefault("ADVISOR_WRITER_PROCESS", "true" if writer_process else "false")
     log_config = uvicorn_log_config(settings.log_level)
     logging.config.dictConfig(log_config)
     migrate(settings)

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from advisor.engine import RuleEngine
 from advisor.framing import frame, read_frame, split_frames
 from advisor.rulebook import load_rulebook
 from advisor.service import Advisor, ProfileError
-from advisor.settings import Settings
+from advisor.settings import Settings, helper_processes, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -234,13 +233,8 @@ def make_evaluator(settings: Settings, advisor: Advisor) -> Evaluator:
 
 
 def default_evaluators() -> int:
-    """One per core but the server process's own (HTTP and the chain writer keep one busy).
-
-    With a single core, evaluating in process is cheaper than passing profiles around. With
-    several server processes (``advisor serve --workers``), set ``ADVISOR_EVALUATORS`` so that
-    their pools together do not exceed the cores.
-    """
-    return len(os.sched_getaffinity(0)) - 1
+    """With a single core, evaluating in process is cheaper than passing profiles around."""
+    return helper_processes(usable_cores())[0]
 
 
 # --- the child process -----------------------------------------------------------------------------------

@@ -72,3 +72,17 @@ def _decode_path(kind: type, value: object) -> object:
     if kind is Path and isinstance(value, str):
         return Path(value)
     raise NotImplementedError
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def helper_processes(cores: int) -> tuple[int, bool]:
+    """For a server process with ``cores`` cores to itself: (evaluator processes, use a writer process?).
+
+    The server process keeps about one core busy with HTTP; a writer process pays off only with a
+    second core to run on, and every core beyond the first gets an evaluator. Several server
+    processes on one host (``--workers``, co-located replicas) share its cores between them.
+    """
+    return max(0, cores - 1), cores >= 2

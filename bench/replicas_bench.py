@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from advisor.settings import helper_processes
 from bench.assess_bench import free_port, stop, wait_ready
 from bench.profiles import make_profiles
 
@@ -140,9 +141,14 @@ def run_config(backend: str, replicas: int, args: argparse.Namespace, bodies: li
     else:
         database_url = f"sqlite:///{scratch}/{name}.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")}
+    # Every replica count runs the same server settings, so the comparison isolates the shared log
+    # (group commit under the chain-head lock). Those are the settings for a host's share of one core:
+    # 4 replicas on this host could not give helper processes a core of their own.
+    evaluators, writer_process = helper_processes(1)
     env.update({"ADVISOR_DATABASE_URL": database_url, "ADVISOR_KEYS_DIR": str(scratch / "keys"),
                 "ADVISOR_AUTH_REQUIRED": "false", "ADVISOR_RATE_LIMIT_PER_MINUTE": "0",
                 "ADVISOR_LOG_LEVEL": "WARNING", "ADVISOR_MAX_BATCH": str(args.max_batch),
+                "ADVISOR_EVALUATORS": str(evaluators), "ADVISOR_WRITER_PROCESS": str(writer_process).lower(),
                 "PYTHONPATH": str(ROOT)})
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -196,6 +202,9 @@ def main() -> None:
     print(f"{args.profiles} distinct profiles, wrk -t{args.threads} -c{args.connections}, {args.seconds}s measured "
           f"after {args.warmup}s warm-up, max batch {args.max_batch}, {os.cpu_count()} CPUs, one uvicorn worker "
           "per replica")
+    evaluators, writer_process = helper_processes(1)
+    print(f"every replica: {evaluators} evaluator process(es) and "
+          f"{'a writer process' if writer_process else 'a writer thread'} (the settings for one core each)")
     baseline = results.get("postgres x1")
     print(f"{'config':<13} {'req/s':>7} {'201/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non-201':>7} {'errors':>6} "
           f"{'x pg1':>6} {'batch':>6} {'201s stored':>11}")

@@ -23,7 +23,6 @@ import collections
 import contextlib
 import itertools
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import msgspec
 from advisor.audit.jws import detach
 from advisor.audit.record import Columns, Envelope
 from advisor.framing import frame, read_frame, split_frames
-from advisor.settings import Settings
+from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.writer import (
     Appended,
     ChainWriter,
@@ -134,7 +133,7 @@ def _error(kind: int, body: Any) -> Exception:
 def wants_writer_process(settings: Settings) -> bool:
     if settings.writer_process is not None:
         return settings.writer_process
-    return len(os.sched_getaffinity(0)) > 1
+    return helper_processes(usable_cores())[1]
 
 
 class WriterProcess:

@@ -24,3 +24,11 @@ def test_values_are_typed() -> None:
 def test_unknown_advisor_variables_are_an_error() -> None:
     with pytest.raises(ValueError, match="unknown setting ADVISOR_DATABSE_URL"):
         Settings.from_env({"ADVISOR_DATABSE_URL": "sqlite://"})
+
+
+def test_helper_processes_fit_the_cores_a_server_process_has() -> None:
+    from advisor.settings import helper_processes
+
+    assert helper_processes(1) == (0, False)  # everything in the server's own process
+    assert helper_processes(2) == (1, True)
+    assert helper_processes(8) == (7, True)

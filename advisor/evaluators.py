@@ -25,7 +25,6 @@ import itertools
 import logging
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, cast
@@ -37,7 +36,7 @@ from advisor.costs.catalog import load_catalogs
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Recommendation
 from advisor.engine import RuleEngine
-from advisor.framing import frame, read_frame, split_frames
+from advisor.framing import frame, read_frame, spawn_helper, split_frames
 from advisor.rulebook import load_rulebook
 from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings, helper_processes, usable_cores
@@ -161,20 +160,10 @@ class EvaluatorPool:
             await self._spawn()
 
     async def _spawn(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            command = [sys.executable, "-m", "advisor.evaluators", "--fd", str(theirs.fileno()),
-                       "--rules-dir", str(self.settings.rules_dir), "--catalogs-dir", str(self.settings.catalogs_dir),
-                       "--default-catalog", self.settings.default_catalog]
-            process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        loop = asyncio.get_running_loop()
-        _, child = await loop.create_connection(lambda: _Child(self, process), sock=ours)
-        self.children.append(child)
+        arguments = ["--rules-dir", str(self.settings.rules_dir), "--catalogs-dir", str(self.settings.catalogs_dir),
+                     "--default-catalog", self.settings.default_catalog]
+        self.children.append(await spawn_helper("advisor.evaluators", arguments,
+                                                lambda process: _Child(self, process)))
 
     def lost(self, child: _Child) -> None:
         if child in self.children:

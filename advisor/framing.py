@@ -1,11 +1,19 @@
-"""Length-prefixed frames over a socket pair: how the server talks to its helper processes.
+"""Helper processes of a server process, and the length-prefixed frames it exchanges with them.
 
-A frame is a 4-byte big-endian length and that many bytes (msgpack, chosen by the caller).
+A helper is ``python -m <module> --fd N ...`` holding one end of a socket pair. A frame is a
+4-byte big-endian length and that many bytes (msgpack, chosen by the caller).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+P = TypeVar("P", bound=asyncio.Protocol)
 
 HEADER = 4
 
@@ -45,3 +53,19 @@ def split_frames(buffer: bytearray) -> list[bytes]:
     if start:
         del buffer[:start]
     return frames
+
+
+async def spawn_helper(module: str, arguments: Sequence[str],
+                       protocol: Callable[[subprocess.Popen[bytes]], P]) -> P:
+    """Start ``python -m module --fd N *arguments``; ``protocol(process)`` serves our end on this loop."""
+    ours, theirs = socket.socketpair()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", module, "--fd", str(theirs.fileno()), *arguments],
+                                   pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    _, served = await asyncio.get_running_loop().create_connection(lambda: protocol(process), sock=ours)
+    return served

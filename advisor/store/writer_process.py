@@ -25,7 +25,6 @@ import itertools
 import logging
 import socket
 import subprocess
-import sys
 import time
 from typing import Any, cast
 
@@ -33,7 +32,7 @@ import msgspec
 
 from advisor.audit.jws import detach
 from advisor.audit.record import Columns, Envelope
-from advisor.framing import frame, read_frame, split_frames
+from advisor.framing import frame, read_frame, spawn_helper, split_frames
 from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.writer import (
     Appended,
@@ -154,17 +153,7 @@ class WriterProcess:
         await self._spawn()
 
     async def _spawn(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            process = subprocess.Popen([sys.executable, "-m", self.child_module, "--fd",
-                                        str(theirs.fileno())], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        _, child = await asyncio.get_running_loop().create_connection(lambda: _Child(self, process), sock=ours)
-        self.child = child
+        self.child = await spawn_helper(self.child_module, [], lambda process: _Child(self, process))
 
     def lost(self, child: _Child) -> None:
         if self.child is child:

@@ -42,6 +42,7 @@ from advisor.store.writer import (
     Draft,
     DraftRejected,
     StoreUnavailable,
+    commit_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,6 @@ def _reply(wire: _Wire, outcome: Appended | StoreUnavailable | DraftRejected) ->
 
 def serve(sock: socket.socket, writer: ChainWriter) -> None:
     """Append every batch of drafts that has arrived, in one transaction each, until end-of-file."""
-    from advisor.store.writer import commit_batch
-
     wires = msgspec.msgpack.Decoder(_Wire)
     buffer = bytearray()
     waiting: collections.deque[bytes] = collections.deque()

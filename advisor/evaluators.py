@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import logging
 import socket
@@ -36,7 +35,7 @@ from advisor.costs.catalog import load_catalogs
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Recommendation
 from advisor.engine import RuleEngine
-from advisor.framing import frame, read_frame, spawn_helper, split_frames
+from advisor.framing import frame, read_frame, restart_later, spawn_helper, split_frames, stop_helpers
 from advisor.rulebook import load_rulebook
 from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings, helper_processes, usable_cores
@@ -168,26 +167,14 @@ class EvaluatorPool:
     def lost(self, child: _Child) -> None:
         if child in self.children:
             self.children.remove(child)
-        with contextlib.suppress(ProcessLookupError):
-            child.process.kill()
-        child.process.wait()
-        if self._stopping:
+        if self._stopping:  # stop_helpers waits for it (and kills it only after its timeout)
             return
         self.restarts += 1
-        # A child that dies at once (a broken rules file, say) is not restarted in a tight loop.
-        delay = 0.0 if time.monotonic() - child.started > 5 else 2.0
-        log.warning("evaluator process %d exited with %s; starting another in %.0f s", child.process.pid,
-                    child.process.returncode, delay)
-        loop = asyncio.get_running_loop()
-        loop.call_later(delay, lambda: loop.create_task(self._respawn()))
+        restart_later("evaluator", child.process, child.started, self._respawn)
 
     async def _respawn(self) -> None:
-        if self._stopping or len(self.children) >= self.processes:
-            return
-        try:
+        if not self._stopping and len(self.children) < self.processes:
             await self._spawn()
-        except Exception as exc:  # pragma: no cover - e.g. out of processes; the next loss tries again
-            log.error("could not start an evaluator process: %s", exc)
 
     async def evaluate(self, profile: Profile) -> Evaluated:
         live = [child for child in self.children if child.transport is not None]
@@ -205,15 +192,7 @@ class EvaluatorPool:
     async def stop(self) -> None:
         self._stopping = True
         children, self.children = self.children, []
-        for child in children:
-            if child.transport is not None:
-                child.transport.close()  # the child reads end-of-file and exits
-        for child in children:
-            try:
-                await asyncio.to_thread(child.process.wait, 10)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+        await stop_helpers([(child.transport, child.process) for child in children], timeout=10)
 
 
 def make_evaluator(settings: Settings, advisor: Advisor) -> Evaluator:

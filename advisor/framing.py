@@ -7,13 +7,17 @@ A helper is ``python -m <module> --fd N ...`` holding one end of a socket pair. 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 P = TypeVar("P", bound=asyncio.Protocol)
+log = logging.getLogger(__name__)
 
 HEADER = 4
 
@@ -69,3 +73,41 @@ async def spawn_helper(module: str, arguments: Sequence[str],
         theirs.close()
     _, served = await asyncio.get_running_loop().create_connection(lambda: protocol(process), sock=ours)
     return served
+
+
+def restart_later(what: str, process: subprocess.Popen[bytes], started: float,
+                  respawn: Callable[[], Awaitable[None]]) -> None:
+    """Reap a helper that exited and start another: at once, or after 2 s if it died young.
+
+    A helper that dies at once (a broken rules file, say) is not restarted in a tight loop.
+    ``respawn`` decides itself whether one is still needed by then.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    process.wait()
+    delay = 0.0 if time.monotonic() - started > 5 else 2.0
+    log.warning("%s process %d exited with %s; starting another in %.0f s", what, process.pid, process.returncode,
+                delay)
+
+    async def attempt() -> None:
+        try:
+            await respawn()
+        except Exception as exc:  # pragma: no cover - e.g. out of processes; the next loss tries again
+            log.error("could not start a %s process: %s", what, exc)
+
+    loop = asyncio.get_running_loop()
+    loop.call_later(delay, lambda: loop.create_task(attempt()))
+
+
+async def stop_helpers(helpers: Sequence[tuple[asyncio.BaseTransport | None, subprocess.Popen[bytes]]],
+                       timeout: float) -> None:
+    """Close our ends (each helper reads end-of-file, finishes its work and exits), then wait for them."""
+    for transport, _ in helpers:
+        if transport is not None:
+            transport.close()
+    for _, process in helpers:
+        try:
+            await asyncio.to_thread(process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)

@@ -32,7 +32,7 @@ import msgspec
 
 from advisor.audit.jws import detach
 from advisor.audit.record import Columns, Envelope
-from advisor.framing import frame, read_frame, spawn_helper, split_frames
+from advisor.framing import frame, read_frame, restart_later, spawn_helper, split_frames, stop_helpers
 from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.writer import (
     Appended,
@@ -159,25 +159,14 @@ class WriterProcess:
     def lost(self, child: _Child) -> None:
         if self.child is child:
             self.child = None
-        with contextlib.suppress(ProcessLookupError):
-            child.process.kill()
-        child.process.wait()
-        if self._stopping:
+        if self._stopping:  # stop_helpers waits for it (and kills it only after its timeout)
             return
         self.restarts += 1
-        delay = 0.0 if time.monotonic() - child.started > 5 else 2.0
-        log.warning("writer process %d exited with %s; starting another in %.0f s", child.process.pid,
-                    child.process.returncode, delay)
-        loop = asyncio.get_running_loop()
-        loop.call_later(delay, lambda: loop.create_task(self._respawn()))
+        restart_later("writer", child.process, child.started, self._respawn)
 
     async def _respawn(self) -> None:
-        if self._stopping or self.child is not None:
-            return
-        try:
+        if not self._stopping and self.child is None:
             await self._spawn()
-        except Exception as exc:  # pragma: no cover - e.g. out of processes; appends answer 503 meanwhile
-            log.error("could not start the writer process: %s", exc)
 
     async def append(self, draft: Draft) -> Appended:
         child = self.child
@@ -197,15 +186,8 @@ class WriterProcess:
     async def stop_serving(self) -> None:
         self._stopping = True
         child, self.child = self.child, None
-        if child is None:
-            return
-        if child.transport is not None:
-            child.transport.close()  # the writer finishes its batch, reads end-of-file and exits
-        try:
-            await asyncio.to_thread(child.process.wait, 30)
-        except subprocess.TimeoutExpired:
-            child.process.kill()
-            await asyncio.to_thread(child.process.wait)
+        if child is not None:  # the writer finishes its batch, reads end-of-file and exits
+            await stop_helpers([(child.transport, child.process)], timeout=30)
 
 
 # --- the child process -----------------------------------------------------------------------------------

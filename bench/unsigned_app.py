@@ -40,7 +40,7 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
                      "decision": columns.decision, "strength": columns.strength,
                      "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id, "key_id": "",
                      "payload": raw.decode("utf-8"), "jws": ".."})
-        appended.append(writer.Appended(envelope=envelope, raw=raw, recommendation_raw=draft.recommendation_raw,
+        appended.append(writer.Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,
                                         hash=marker, jws="..", compact_jws=".."))
     conn.execute(insert(records), rows)
     for draft, result in zip(drafts, appended, strict=True):

@@ -41,7 +41,6 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
 )]
 
 
-
 def normalise_key(raw: str) -> str:
     """Accept both ``abc`` and the structured-field string ``"abc"``."""
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':

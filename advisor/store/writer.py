@@ -69,7 +69,6 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
     envelope: Envelope
-    raw: bytes  # the signed payload
     recommendation_raw: bytes
     hash: str
     jws: str  # detached, as stored
@@ -136,7 +135,7 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
             "strength": columns.strength, "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id,
             "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": jws,
         })
-        appended.append(Appended(envelope=envelope, raw=raw, recommendation_raw=draft.recommendation_raw,
+        appended.append(Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,
                                  hash=digest, jws=jws, compact_jws=compact))
         prev = digest
     conn.execute(insert(records), rows)

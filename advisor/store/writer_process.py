@@ -70,7 +70,6 @@ class _Stored(msgspec.Struct, array_like=True, frozen=True):
     key_id: str
     hash: str
     compact_jws: str
-    raw: bytes
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -103,7 +102,7 @@ class _Child(asyncio.Protocol):
                 envelope = Envelope(log=self.owner.settings.log_name, seq=stored.seq, prev_hash=stored.prev_hash,
                                     id=draft.id, created_at=stored.created_at, requester=draft.requester,
                                     key_id=stored.key_id)
-                future.set_result(Appended(envelope=envelope, raw=stored.raw,
+                future.set_result(Appended(envelope=envelope,
                                            recommendation_raw=draft.recommendation_raw, hash=stored.hash,
                                            jws=detach(stored.compact_jws), compact_jws=stored.compact_jws))
             else:
@@ -197,8 +196,7 @@ def _reply(wire: _Wire, outcome: Appended | StoreUnavailable | DraftRejected) ->
     if isinstance(outcome, Appended):
         e = outcome.envelope
         return (wire.request, _OK, _Stored(seq=e.seq, prev_hash=e.prev_hash, created_at=e.created_at,
-                                           key_id=e.key_id, hash=outcome.hash, compact_jws=outcome.compact_jws,
-                                           raw=outcome.raw))
+                                           key_id=e.key_id, hash=outcome.hash, compact_jws=outcome.compact_jws))
     kind = _COMMIT_UNKNOWN if isinstance(outcome, CommitUnknown) else \
         _REJECTED if isinstance(outcome, DraftRejected) else _UNAVAILABLE
     return (wire.request, kind, (type(outcome).__name__, str(outcome)))

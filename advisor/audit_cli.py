@@ -59,8 +59,91 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_bytes())
 
 
+def read_checkpoint(path: Path) -> Any:
+    """A checkpoint file: the JSON ``advisor checkpoint`` writes, or a bare C2SP signed note."""
+    from advisor.audit.checkpoint import Checkpoint
+
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"{"):
+        return msgspec.json.decode(data, type=Checkpoint)
+    return data.decode("utf-8")
+
+
+def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
+    """Two checkpoints: prove from an RFC 9162 consistency proof alone that the newer log extends the older."""
+    import base64
+
+    from advisor.audit.checkpoint import Checkpoint, CheckpointError, verify_note
+    from advisor.audit.merkle import ProofError, verify_consistency
+    from advisor.audit.verify import JwksError, load_keys
+
+    try:
+        notes = [read_checkpoint(Path(name)) for name in args.checkpoint]
+        if args.jwks:
+            jwks_doc = _read_json(Path(args.jwks))
+        else:
+            from advisor.audit.keyring import jwks
+            from advisor.store.database import make_engine
+
+            engine = make_engine(settings, pool_size=1)
+            try:
+                with engine.connect() as conn:
+                    jwks_doc = jwks(conn)
+            finally:
+                engine.dispose()
+        keys = load_keys(jwks_doc)
+        heads = sorted((verify_note(n.note if isinstance(n, Checkpoint) else n, keys) for n in notes),
+                       key=lambda head: head[1])
+        (old_origin, old, old_root, _), (new_origin, new, new_root, _) = heads
+        if old_origin != new_origin:
+            raise CheckpointError(f"the checkpoints are of two logs: {old_origin!r} and {new_origin!r}")
+        if args.proof:
+            document = _read_json(Path(args.proof))
+            if (document.get("from"), document.get("to")) != (old, new):
+                raise ValueError(f"the proof is from {document.get('from')} to {document.get('to')}, not from "
+                                 f"{old} to {new}")
+            path = [base64.b64decode(h, validate=True) for h in document["consistency_path"]]
+            source = str(args.proof)
+        else:
+            from advisor.store.database import make_engine
+            from advisor.store.tree import prove_consistency
+
+            engine = make_engine(settings, pool_size=1)
+            try:
+                with engine.connect() as conn:
+                    path = prove_consistency(conn, old, new) if old else []
+            finally:
+                engine.dispose()
+            source = "the database"
+    except (OSError, ValueError, KeyError, TypeError, JwksError, CheckpointError, msgspec.DecodeError,
+            msgspec.ValidationError) as exc:
+        print(f"cannot verify: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a database that cannot be reached or read
+        print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    if old == new and old_root != new_root:
+        print(f"problem: fork: two signed checkpoints of {old_origin} at size {old} with different roots "
+              f"{old_root.hex()} and {new_root.hex()}")
+        return 1
+    try:
+        verify_consistency(old, new, old_root, new_root, path)
+    except ProofError as exc:
+        print(f"problem: the log at size {new} does not extend the log at size {old}: {exc}")
+        return 1
+    print(f"ok: the log of size {new} (root {new_root.hex()}) extends the log of size {old} (root {old_root.hex()});"
+          f" consistency proof of {len(path)} hashes from {source}, no record read")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.audit.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
+    if args.checkpoint and len(args.checkpoint) == 2:
+        return cmd_consistency(args, settings)
+    if args.checkpoint and len(args.checkpoint) > 2:
+        print("cannot verify: give one checkpoint (to verify the log against it) or two (to prove the newer "
+              "extends the older)", file=sys.stderr)
+        return 2
+    from advisor.audit.checkpoint import Checkpoint, CheckpointError, checkpoint_of_note, verify_checkpoint
     from advisor.audit.verify import Anchor, JwksError, export_records, load_keys, verify_database, verify_records
 
     engine = None
@@ -84,7 +167,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             total, log_name = Repository(engine).head()[0], settings.log_name
         keys = load_keys(jwks_doc)
         if args.checkpoint:
-            checkpoint = msgspec.json.decode(Path(args.checkpoint).read_bytes(), type=Checkpoint)
+            found = read_checkpoint(Path(args.checkpoint[0]))
+            checkpoint = found if isinstance(found, Checkpoint) else checkpoint_of_note(found, keys)
             anchors.append(verify_checkpoint(checkpoint, keys, log_name))
             total = max(total or 0, checkpoint.size) or None
             log_name = checkpoint.origin
@@ -155,9 +239,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.audit.checkpoint import current_checkpoint
     from advisor.audit.keyring import KeyRing
     from advisor.store.database import make_engine
+    from advisor.store.tree import current_checkpoint
 
     engine = make_engine(settings, pool_size=1)
     try:
@@ -198,8 +282,12 @@ def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
 def add_audit_commands(sub: Any) -> None:
     """Register verify, export, checkpoint and keys on the ``advisor`` parser's subcommands."""
     verify = sub.add_parser("verify", help="verify the signed log (database, or an exported file)")
-    verify.add_argument("--checkpoint", metavar="FILE", help="a checkpoint from `advisor checkpoint`: the log "
-                        "must still have at least its size, with its head hash at that size")
+    verify.add_argument("--checkpoint", metavar="FILE", action="append", help="a checkpoint (`advisor "
+                        "checkpoint`, or a bare signed note): the log must still have at least its size, with its "
+                        "Merkle root at that size. Twice (OLD, NEW): prove with a consistency proof alone that NEW "
+                        "extends OLD, reading no record")
+    verify.add_argument("--proof", metavar="FILE", help="with two checkpoints: the consistency proof (the body of "
+                        "GET /audit/consistency) instead of one read from the database")
     verify.add_argument("--file", metavar="EXPORT", help="verify an `advisor export` file instead of the database")
     verify.add_argument("--jwks", metavar="JWKS", help="the public keys to trust (default: the database's, or "
                         "EXPORT's .jwks.json beside it)")

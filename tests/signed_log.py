@@ -19,8 +19,10 @@ from sqlalchemy.engine import make_url
 
 from advisor.api.deps import Services
 from advisor.audit.canonical import canonical_bytes
+from advisor.audit.checkpoint import sign_checkpoint
 from advisor.audit.jws import sign_detached
-from advisor.audit.keys import SigningKey
+from advisor.audit.keys import SigningKey, load_key_dir
+from advisor.audit.merkle import extend, frontier_nodes, leaf_hash, root_of
 from advisor.settings import Settings
 from advisor.store.writer import Appended, ChainWriter, Draft
 from tests.factories import make_profile
@@ -97,7 +99,34 @@ def forge_record(conn: sqlite3.Connection, key: SigningKey, *, log: str, created
          rec["profile"]["organization"]["name"], rec["decision"], rec["strength"], rec["versions"]["rules_digest"],
          rec["versions"]["catalog_id"], key.kid, raw.decode("utf-8"), sign_detached(key, raw)))
     conn.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+    grow_tree(conn, seq - 1, [raw])
     return seq
+
+
+def grow_tree(conn: sqlite3.Connection, size: int, payloads: list[bytes]) -> None:
+    """Extend the stored Merkle tree of ``size`` records by ``payloads``, as an attacker who knows RFC 9162 would."""
+    frontier = [bytes(conn.execute("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", node).fetchone()[0])
+                for node in frontier_nodes(size)]
+    created, _ = extend(size, frontier, [leaf_hash(payload) for payload in payloads])
+    conn.executemany("INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", created)
+
+
+def rebuild_tree(conn: sqlite3.Connection, settings: Settings) -> None:
+    """The attacker's whole tree and every tree head rebuilt from the (rewritten) records, re-signed with the
+    real key: the strongest attack short of keeping old checkpoints from the auditor."""
+    rows = [r[0].encode() for r in conn.execute("SELECT payload FROM records ORDER BY seq")]
+    created, _ = extend(0, [], [leaf_hash(p) for p in rows])
+    conn.execute("DELETE FROM merkle_nodes")
+    conn.executemany("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", created)
+    key = next(iter(load_key_dir(settings.keys_dir).values()))
+    for (size,) in conn.execute("SELECT size FROM tree_heads").fetchall():
+        forged = sign_checkpoint(settings.log_name, size, root_of([leaf_hash(p) for p in rows[:size]]), key)
+        conn.execute("UPDATE tree_heads SET root_hash = ?, note = ? WHERE size = ?",
+                     (forged.root_hash, forged.note, size))
+
+
+def bump(document: dict[str, Any]) -> None:
+    document["recommendation"]["profile"]["workload"]["daily_tokens"] += 1
 
 
 def in_process_writer(services: Services) -> ChainWriter:

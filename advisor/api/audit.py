@@ -15,12 +15,13 @@ from sqlalchemy import select
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
-from advisor.audit.checkpoint import Checkpoint, current_checkpoint
+from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.keyring import SigningUnavailable, jwks
 from advisor.audit.verify import RecordVerification, load_keys, parse_time, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.store.repository import ListFilter, Summary
 from advisor.store.tables import chain_head, records
+from advisor.store.tree import current_checkpoint
 
 MAX_PAGE = 200
 STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how created_at is stored (UTC, fixed width): it sorts as text
@@ -124,9 +125,10 @@ class AuditController(Controller):
                           successor_prev_hash=None if after is None else str(after.prev_hash),
                           head_seq=head_seq)
 
-    @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint style)",
-         description="The log's size and head hash now, signed with the active key. Keep it outside the "
-         "database: `advisor verify --checkpoint` then proves no record up to that size was removed or changed.",
+    @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint, signed note)",
+         description="The log's size and RFC 9162 Merkle root now, as a C2SP signed note (Ed25519, key named by "
+         "the origin). Keep it outside the database: `advisor verify --checkpoint` then proves no record up to "
+         "that size was removed or changed, and `GET /audit/consistency` proves a later log extends it.",
          responses={503: READ_RESPONSES[503], **AUTH_RESPONSES}, operation_id="checkpoint", sync_to_thread=True,
          opt=allow(AUDIT))
     def checkpoint(self, services: ServicesDep) -> Checkpoint:

@@ -1,11 +1,17 @@
-"""Signed checkpoints: the log's size and head hash, signed, for an auditor to keep outside the database.
+"""Signed checkpoints: C2SP tlog-checkpoints (origin, tree size, Merkle root) as C2SP signed notes.
 
-Deleting the newest records leaves a perfectly valid shorter chain; only a checkpoint kept
-elsewhere shows that the log was once longer. The format follows C2SP tlog-checkpoint (a signed
-note): origin, size and head hash in base64 on three lines, extension lines for the time and the
-key id, then a blank line and ``— <origin> <base64(4-byte key hash || Ed25519 signature)>``.
-The head hash is the last record's hash in the chain, not a Merkle root: a checkpoint is checked
-by walking the chain up to its size, not by an inclusion proof.
+Deleting the newest records leaves a valid shorter log; only a checkpoint kept elsewhere shows the
+log was once longer, and two checkpoints plus a consistency proof show it only grew in between.
+The signed text is exactly the three lines of the tlog-checkpoint format, so any tool that speaks
+it (Go's sumdb/note and tlog packages, Sigstore, transparency-dev) reads ours:
+
+    <origin>
+    <tree size, decimal>
+    <base64 of the RFC 9162 root hash>
+
+then a blank line and ``— <origin> <base64(4-byte key hash || Ed25519 signature)>``. The key hash is
+SHA-256(name || LF || 0x01 || public key)[:4], the signed-note key id for Ed25519; the key's name is
+the origin. No database import here: the writer signs one per group commit (store/tree.py).
 """
 
 from __future__ import annotations
@@ -18,84 +24,126 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
 
-from advisor.audit.keyring import KeyRing, utc_now
-from advisor.audit.keys import SigningKey, b64url, b64url_decode
+from advisor.audit.keys import SigningKey
 from advisor.audit.verify import Anchor, PublicKey
-from advisor.store.tables import chain_head
+
+DASH = "\u2014"
 
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
-    """The signed ``text`` is authoritative; the other fields repeat it for convenience."""
+    """The signed ``note`` is authoritative; the other fields repeat it for convenience."""
 
     origin: str
     size: int
-    hash: str
-    timestamp: str
-    key_id: str
-    signature: str  # base64url Ed25519 signature over the UTF-8 bytes of ``text``
-    text: str
-    note: str  # ``text``, a blank line and the signature line: the C2SP signed-note form
+    root_hash: str  # hex; the note carries it in base64
+    key_id: str  # the RFC 7638 thumbprint of the signing key, as in the JWKS
+    note: str  # the C2SP signed note: the checkpoint text, a blank line, the signature line
 
 
 class CheckpointError(ValueError):
     """The checkpoint cannot be trusted: malformed, signed by an unknown key, or a bad signature."""
 
 
-def checkpoint_text(origin: str, size: int, head_hash: str, timestamp: str, kid: str) -> str:
-    head = base64.b64encode(bytes.fromhex(head_hash)).decode("ascii")
-    return f"{origin}\n{size}\n{head}\ntimestamp {timestamp}\nkey {kid}\n"
+def checkpoint_text(origin: str, size: int, root: bytes) -> str:
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode('ascii')}\n"
 
 
-def note_key_hash(origin: str, public_key: Ed25519PublicKey) -> bytes:
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def note_key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
     """C2SP signed-note key id for Ed25519: SHA-256(name || LF || 0x01 || public key)[:4]."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(origin.encode("utf-8") + b"\n\x01" + raw).digest()[:4]
+    return hashlib.sha256(name.encode("utf-8") + b"\n\x01" + raw_public_key(public_key)).digest()[:4]
 
 
-def signed_note(text: str, origin: str, public_key: Ed25519PublicKey, signature: bytes) -> str:
-    line = base64.b64encode(note_key_hash(origin, public_key) + signature).decode("ascii")
-    return f"{text}\n\u2014 {origin} {line}\n"
+def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
+    """The signed-note verifier key ``<name>+<hex key hash>+<base64(0x01 || key)>`` that note tools take."""
+    encoded = base64.b64encode(b"\x01" + raw_public_key(public_key)).decode("ascii")
+    return f"{name}+{note_key_hash(name, public_key).hex()}+{encoded}"
 
 
-def sign_checkpoint(origin: str, size: int, head_hash: str, key: SigningKey, timestamp: str) -> Checkpoint:
-    text = checkpoint_text(origin, size, head_hash, timestamp, key.kid)
+def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
+    """``(name, public key)`` of a verifier key; ``CheckpointError`` when it is not one or its hash is wrong."""
+    try:
+        name, key_hash, encoded = text.strip().split("+", 2)
+        raw = base64.b64decode(encoded, validate=True)
+        if len(raw) != 33 or raw[0] != 1:
+            raise ValueError("not an Ed25519 verifier key")
+        public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    except (ValueError, binascii.Error) as exc:
+        raise CheckpointError(f"not a signed-note verifier key: {exc}") from None
+    if note_key_hash(name, public_key).hex() != key_hash:
+        raise CheckpointError("the verifier key's hash does not match its key")
+    return name, public_key
+
+
+def sign_checkpoint(origin: str, size: int, root: bytes, key: SigningKey) -> Checkpoint:
+    text = checkpoint_text(origin, size, root)
     signature = key.sign(text.encode("utf-8"))
-    return Checkpoint(origin=origin, size=size, hash=head_hash, timestamp=timestamp, key_id=key.kid,
-                      signature=b64url(signature), text=text,
-                      note=signed_note(text, origin, key.private_key.public_key(), signature))
+    line = base64.b64encode(note_key_hash(origin, key.private_key.public_key()) + signature).decode("ascii")
+    return Checkpoint(origin=origin, size=size, root_hash=root.hex(), key_id=key.kid,
+                      note=f"{text}\n{DASH} {origin} {line}\n")
 
 
-def current_checkpoint(engine: Engine, keyring: KeyRing, origin: str) -> Checkpoint:
-    """Sign the current head with the active key (head and key read in one transaction)."""
-    with engine.connect() as conn:
-        head = conn.execute(select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)).one()
-        key = keyring.active(conn)
-    return sign_checkpoint(origin, int(head.seq), str(head.hash), key, utc_now())
+def parse_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """The signed text and its signature lines ``(name, key hash, signature)``."""
+    text, sep, rest = note.partition("\n\n")
+    if not sep or not rest.endswith("\n"):
+        raise CheckpointError("not a signed note: no blank line before the signatures")
+    signatures = []
+    for line in rest[:-1].split("\n"):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != DASH:
+            raise CheckpointError("a signature line of the note is malformed")
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except (ValueError, binascii.Error):
+            raise CheckpointError("a signature line of the note is not base64") from None
+        if len(blob) != 4 + 64:
+            raise CheckpointError("a signature of the note is not an Ed25519 signature")
+        signatures.append((parts[1], blob[:4], blob[4:]))
+    return text + "\n", signatures
+
+
+def verify_note(note: str, keys: dict[str, PublicKey], origin: str | None = None) -> tuple[str, int, bytes, str]:
+    """``(origin, size, root, kid)`` of a checkpoint note signed by one of ``keys`` (under the origin's name)."""
+    text, signatures = parse_note(note)
+    lines = text.split("\n")
+    if len(lines) < 4 or not lines[0]:
+        raise CheckpointError("the checkpoint text is malformed")
+    name = lines[0]
+    if origin is not None and name != origin:
+        raise CheckpointError(f"the checkpoint is for log {name!r}, not {origin!r}")
+    by_hash = {note_key_hash(name, key.key): key for key in keys.values()}
+    for signer, key_hash, signature in signatures:
+        key = by_hash.get(key_hash)
+        if signer != name or key is None:
+            continue
+        try:
+            key.key.verify(signature, text.encode("utf-8"))
+        except InvalidSignature:
+            raise CheckpointError("the checkpoint's signature does not verify") from None
+        try:
+            size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+        except (ValueError, binascii.Error):
+            raise CheckpointError("the checkpoint text is malformed") from None
+        if size < 0 or len(root) != 32 or str(size) != lines[1]:
+            raise CheckpointError("the checkpoint text is malformed")
+        return name, size, root, key.kid
+    raise CheckpointError("the checkpoint is signed by no key the JWKS (or verifier key) lists")
+
+
+def checkpoint_of_note(note: str, keys: dict[str, PublicKey]) -> Checkpoint:
+    """The ``Checkpoint`` of a bare signed note (its fields read from the verified text)."""
+    origin, size, root, kid = verify_note(note, keys)
+    return Checkpoint(origin=origin, size=size, root_hash=root.hex(), key_id=kid, note=note)
 
 
 def verify_checkpoint(checkpoint: Checkpoint, keys: dict[str, PublicKey], origin: str | None = None) -> Anchor:
-    """The (size, head hash) a verified checkpoint vouches for; ``CheckpointError`` if it cannot be trusted."""
-    key = keys.get(checkpoint.key_id)
-    if key is None:
-        raise CheckpointError(f"the checkpoint is signed by key {checkpoint.key_id}, which the JWKS does not list")
-    try:
-        signature = b64url_decode(checkpoint.signature)
-        key.key.verify(signature, checkpoint.text.encode("utf-8"))
-    except (InvalidSignature, ValueError, binascii.Error) as exc:
-        raise CheckpointError("the checkpoint's signature does not verify") from exc
-    lines = checkpoint.text.split("\n")
-    try:
-        size, head = int(lines[1]), base64.b64decode(lines[2], validate=True).hex()
-        expected = checkpoint_text(checkpoint.origin, checkpoint.size, checkpoint.hash, checkpoint.timestamp,
-                                   checkpoint.key_id)
-    except (IndexError, ValueError, binascii.Error) as exc:
-        raise CheckpointError("the checkpoint text is malformed") from exc
-    if checkpoint.text != expected or (size, head) != (checkpoint.size, checkpoint.hash):
-        raise CheckpointError("the checkpoint's fields disagree with its signed text")
-    if checkpoint.note != signed_note(checkpoint.text, checkpoint.origin, key.key, signature):
-        raise CheckpointError("the checkpoint's note form disagrees with its signed text")
-    if origin is not None and checkpoint.origin != origin:
-        raise CheckpointError(f"the checkpoint is for log {checkpoint.origin!r}, not {origin!r}")
-    return Anchor(size=size, hash=head, label="checkpoint")
+    """The tree head a verified checkpoint vouches for; ``CheckpointError`` if it cannot be trusted."""
+    name, size, root, kid = verify_note(checkpoint.note, keys, origin)
+    if (name, size, root.hex(), kid) != (checkpoint.origin, checkpoint.size, checkpoint.root_hash, checkpoint.key_id):
+        raise CheckpointError("the checkpoint's fields disagree with its signed note")
+    return Anchor(size=size, hash=None, label="checkpoint", root=root.hex())

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from advisor.audit.canonical import decode_canonical
 from advisor.audit.jws import ACCEPTED_ALGS, RECORD_TYPE
 from advisor.audit.keys import b64url_decode_strict, public_key_from_jwk, thumbprint
+from advisor.audit.merkle import Frontier, leaf_hash
 from advisor.audit.rows import INT64_MAX, RowSource, row_source
 
 if TYPE_CHECKING:
@@ -314,11 +315,14 @@ def _window(key: PublicKey, created_at: Any) -> list[Failure]:
 # --- the chain --------------------------------------------------------------------------------
 
 class Anchor(NamedTuple):
-    """A (size, head hash) the log must match: a verified checkpoint, or the database's own chain head."""
+    """What the log must match at ``size``: the chain's head hash there, the Merkle root of its first
+    ``size`` records (RFC 9162), or both (None: not checked). A verified checkpoint has a root; the
+    database's own head has both."""
 
     size: int
-    hash: str
+    hash: str | None
     label: str
+    root: str | None = None  # hex
 
 
 class ChainFields(Protocol):
@@ -356,6 +360,7 @@ class ChainWalk:
         self.created_at: str | None = None
         self.count = 0
         self.anchors: dict[int, list[Anchor]] = {}
+        self.tree = Frontier()  # the Merkle tree over the sound records
         for anchor in anchors:
             if anchor.size > 0:
                 self.anchors.setdefault(anchor.size, []).append(anchor)
@@ -378,9 +383,21 @@ class ChainWalk:
             return Failure("predecessor", "reordered", f"created {record.created_at}, before record {self.seq} "
                                                        f"({self.created_at}): time runs backwards in the log")
         for anchor in self.anchors.get(record.seq, ()):
-            if anchor.hash != record.hash:
+            if anchor.hash is not None and anchor.hash != record.hash:
                 return Failure("checkpoint", "truncated", f"at size {anchor.size} the {anchor.label} has head "
                                                           f"{anchor.hash}, the log {record.hash}: rewritten after it")
+        return None
+
+    def grow(self, leaves: Sequence[bytes]) -> Problem | None:
+        """Add sound records' leaf hashes to the Merkle tree; a problem at the first root an anchor disputes."""
+        for digest in leaves:
+            self.tree.append(digest)
+            for anchor in self.anchors.get(self.tree.size, ()):
+                root = self.tree.root().hex()
+                if anchor.root is not None and anchor.root != root:
+                    return Problem(seq=self.tree.size, kind="truncated",
+                                   detail=f"at size {anchor.size} the {anchor.label} has Merkle root {anchor.root}, "
+                                          f"the log {root}: rewritten after it")
         return None
 
     def advance(self, record: ChainFields, count: int = 1) -> None:
@@ -495,6 +512,7 @@ class RunResult(NamedTuple):
     sound: int  # sound records of the run (its first included), up to ``problem``
     last: Link | None  # the last of them
     problem: Problem | None  # the first problem after the first record
+    leaves: list[bytes]  # the RFC 9162 leaf hashes of the sound records (32 bytes each, not the records)
 
 
 def describe(failures: Sequence[Failure]) -> str:
@@ -515,25 +533,28 @@ def check_run(records: Iterable[StoredRecord], keys: dict[str, PublicKey], log_n
     walk = ChainWalk(anchors)
     first: Link | None = None
     last: StoredRecord | None = None
+    leaves: list[bytes] = []
     for record in records:
         if first is None:
             first = Link.of(record)
             failures = check_record(record, keys, log_name)
             if failures:
-                return RunResult(first, failures, 0, None, None)
+                return RunResult(first, failures, 0, None, None, [])
         else:
             failure = walk.before(record)
             if failure is None:
                 failures = check_record(record, keys, log_name)
                 if failures:
-                    return RunResult(first, [], walk.count, Link.of(last or record), _problem(record.seq, failures))
+                    return RunResult(first, [], walk.count, Link.of(last or record), _problem(record.seq, failures),
+                                     leaves)
                 failure = walk.after(record)
             if failure is not None:
                 return RunResult(first, [], walk.count, Link.of(last or record),
-                                 Problem(seq=record.seq, kind=failure.kind, detail=failure.detail))
+                                 Problem(seq=record.seq, kind=failure.kind, detail=failure.detail), leaves)
         walk.advance(record)
+        leaves.append(leaf_hash(record.payload.encode("utf-8")))
         last = record
-    return RunResult(first, [], walk.count, None if last is None else Link.of(last), None)
+    return RunResult(first, [], walk.count, None if last is None else Link.of(last), None, leaves)
 
 
 def stitch(walk: ChainWalk, run: RunResult) -> Problem | None:
@@ -549,6 +570,9 @@ def stitch(walk: ChainWalk, run: RunResult) -> Problem | None:
     if failure is not None:
         return Problem(seq=run.first.seq, kind=failure.kind, detail=failure.detail)
     assert run.last is not None
+    problem = walk.grow(run.leaves[:run.sound])
+    if problem is not None:
+        return problem
     walk.advance(run.last, run.sound)
     return run.problem
 
@@ -755,8 +779,16 @@ def verify_database(engine: Engine, log_name: str, *, jwks: dict[str, Any] | Non
     if jwks is None:
         with engine.connect() as conn:
             jwks = database_jwks(conn)
+    from advisor.store.tree import TreeIncomplete, root_at
+
     size, head_hash = Repository(engine).head()
-    anchors = [Anchor(size=size, hash=head_hash, label="database's chain head"), *anchors]
+    try:
+        with engine.connect() as conn:  # the stored tree must be the tree of the stored records
+            root = root_at(conn, size).hex()
+    except TreeIncomplete:
+        root = "missing (the stored tree lacks nodes)"  # never a root: the log fails at its head
+    anchors = [Anchor(size=size, hash=head_hash, label="database's chain head and stored tree", root=root),
+               *anchors]
     source = row_source(engine)
     if source is None:  # workers cannot open it: this process reads it and ships the records
         return verify_records(database_records(engine), jwks, log_name=log_name, anchors=anchors, workers=workers,

@@ -13,8 +13,10 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -105,3 +107,26 @@ idempotency_keys = Table(
 )
 Index("ix_idempotency_client_expires", idempotency_keys.c.client_id, idempotency_keys.c.expires_at)
 Index("ix_idempotency_expires", idempotency_keys.c.expires_at)
+
+# The RFC 9162 Merkle tree over ``records`` (revision 0004): one hash per perfect subtree, written
+# once, in the transaction that completes it (leaf ``idx`` at level 0 is record ``seq = idx + 1``).
+# A proof reads O(log n) of these rows; the frontier of any size is at most 64 of them.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("level", "idx", name="pk_merkle_nodes"),
+)
+
+# One signed checkpoint (a C2SP signed note) per group commit: the tree head every receipt of that
+# commit refers to. ``size`` is the tree size it vouches for.
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+)

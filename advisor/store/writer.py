@@ -20,8 +20,10 @@ import msgspec
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.jws import detach, sign_compact
 from advisor.audit.keyring import KeyRing, utc_now
+from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import (
     Columns,
     Envelope,
@@ -32,6 +34,7 @@ from advisor.audit.record import (
 )
 from advisor.domain.recommendation import Recommendation
 from advisor.store.tables import chain_head, records
+from advisor.store.tree import extend_tree
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
     jws: str  # detached, as stored
     compact_jws: str  # with the payload, as a receipt carries it
+    checkpoint: Checkpoint | None = None  # the signed tree head of the commit that stored it
 
     def assessment_json(self) -> bytes:
         """The assessment as served (201 and idempotent replays)."""
@@ -120,6 +124,8 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
     now = max(utc_now(), key_since, last or "")
     appended: list[Appended] = []
     rows: list[dict[str, Any]] = []
+    leaves: list[bytes] = []
+    first = seq
     for draft in drafts:
         seq += 1
         envelope = Envelope(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
@@ -135,10 +141,14 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
             "strength": columns.strength, "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id,
             "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": jws,
         })
+        leaves.append(leaf_hash(raw))
         appended.append(Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,
                                  hash=digest, jws=jws, compact_jws=compact))
         prev = digest
     conn.execute(insert(records), rows)
+    # The commit's records join the Merkle tree and one signed checkpoint covers them all.
+    checkpoint = extend_tree(conn, first, leaves, key, log_name)
+    appended = [msgspec.structs.replace(result, checkpoint=checkpoint) for result in appended]
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     for draft, result in zip(drafts, appended, strict=True):
         if draft.completion is not None:

@@ -19,7 +19,7 @@ from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.database import make_engine
 from advisor.store.tables import records
 from tests.integration.cluster import Load, bodies, running, server_env
-from tests.signed_log import append_records, tampering
+from tests.signed_log import append_records, bump, rebuild_tree, rewrite_payload, tampering
 
 SQLITE = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 COUNT = 30
@@ -159,3 +159,33 @@ def test_two_server_processes_on_one_sqlite_file_keep_one_chain(settings: Settin
     assert result.records == len(stored) == len(acknowledged)
     for record in acknowledged:
         assert stored[record["id"]] == (record["receipt"]["seq"], record["receipt"]["hash"])
+
+
+@SQLITE
+def test_two_checkpoints_prove_the_log_only_grew_or_show_the_rewrite(settings: Settings, services: Services,
+                                                                     tmp_path: Path) -> None:
+    old, new, fork = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "fork.json"
+    assert advisor(settings, "checkpoint", str(old)).returncode == 0
+    append_records(services, 9)
+    assert advisor(settings, "checkpoint", str(new)).returncode == 0
+    grown = advisor(settings, "verify", "--checkpoint", str(old), "--checkpoint", str(new))
+    assert grown.returncode == 0, grown.stdout + grown.stderr
+    assert grown.stdout.startswith(f"ok: the log of size {COUNT + 9} ")
+    assert "no record read" in grown.stdout
+    # A bare signed note (what other tlog tools exchange) works as well as our JSON form.
+    (tmp_path / "old.note").write_text(json.loads(old.read_text())["note"])
+    assert advisor(settings, "verify", "--checkpoint", str(tmp_path / "old.note"), "--checkpoint",
+                   str(new)).returncode == 0
+    with tampering(settings) as conn:  # history rewritten, the tree rebuilt and re-signed with the real key
+        rewrite_payload(conn, 5, bump, rehash=True)
+        rebuild_tree(conn, settings)
+    rewritten = advisor(settings, "verify", "--checkpoint", str(old), "--checkpoint", str(new))
+    assert rewritten.returncode == 1
+    assert "does not extend" in rewritten.stdout
+    # The attacker's own checkpoint at the old size is validly signed, but it is a fork of the auditor's.
+    assert advisor(settings, "checkpoint", str(fork)).returncode == 0
+    forked = json.loads(fork.read_text())
+    assert forked["size"] == COUNT + 9
+    forked_head = advisor(settings, "verify", "--checkpoint", str(new), "--checkpoint", str(fork))
+    assert forked_head.returncode == 1
+    assert forked_head.stdout.startswith(f"problem: fork: two signed checkpoints of {settings.log_name} at size")

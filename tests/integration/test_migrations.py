@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from advisor.settings import Settings
 from advisor.store.database import current_revision, downgrade, head_revision, make_engine, migrate
@@ -37,5 +37,32 @@ def test_sqlite_runs_in_wal_with_full_sync(settings: Settings) -> None:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        engine.dispose()
+
+
+def test_the_tree_of_existing_records_is_built_by_the_migration(settings: Settings) -> None:
+    """A log written before revision 0004 gets its Merkle tree: the same nodes the writer would have stored."""
+    from advisor.app import create_app, ensure_signing_key
+    from advisor.audit.merkle import leaf_hash, root_of
+    from advisor.store.tables import merkle_nodes, records
+    from advisor.store.tree import root_at
+    from tests.signed_log import append_records
+
+    migrate(settings)
+    app = create_app(settings)
+    ensure_signing_key(app.state.services)
+    engine = app.state.services.engine
+    try:
+        append_records(app.state.services, 23, batch=5)
+        with engine.connect() as conn:
+            written = set(conn.execute(select(merkle_nodes)).all())
+        downgrade(settings, "0003")  # back to the chain-only schema, records kept
+        assert "merkle_nodes" not in inspect(engine).get_table_names()
+        migrate(settings)
+        with engine.connect() as conn:
+            assert set(conn.execute(select(merkle_nodes)).all()) == written
+            payloads = [p.encode() for p in conn.execute(select(records.c.payload).order_by(records.c.seq)).scalars()]
+            assert root_at(conn, 23) == root_of([leaf_hash(p) for p in payloads])
     finally:
         engine.dispose()

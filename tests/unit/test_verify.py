@@ -20,9 +20,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from advisor.audit.canonical import canonical_bytes
-from advisor.audit.checkpoint import CheckpointError, note_key_hash, sign_checkpoint, verify_checkpoint
+from advisor.audit.checkpoint import (
+    CheckpointError,
+    note_key_hash,
+    parse_verifier_key,
+    sign_checkpoint,
+    verifier_key,
+    verify_checkpoint,
+)
 from advisor.audit.jws import RECORD_TYPE, sign_detached
 from advisor.audit.keys import SigningKey, b64url, b64url_decode
+from advisor.audit.merkle import leaf_hash, root_of
 from advisor.audit.record import GENESIS_HASH, SignedPayload, payload_bytes, record_hash
 from advisor.audit.verify import GENESIS_HASH as verify_genesis
 from advisor.audit.verify import (
@@ -222,6 +230,13 @@ def test_checkpoints(key: SigningKey, recommendation: Recommendation, workers: i
     assert found(check(records[:5], keys, anchors=(at_seven,), workers=workers)) == (6, "truncated")
     rewritten = Anchor(size=7, hash="cd" * 32, label="checkpoint")
     assert found(check(records, keys, anchors=(rewritten,), workers=workers)) == (7, "truncated")
+    # A C2SP checkpoint names the Merkle root of the first records (RFC 9162), computed from their bytes.
+    root = root_of([leaf_hash(r.payload.encode()) for r in records[:7]]).hex()
+    merkle = Anchor(size=7, hash=None, label="checkpoint", root=root)
+    assert check(records, keys, anchors=(merkle,), workers=workers).problem is None
+    assert found(check(records[:5], keys, anchors=(merkle,), workers=workers)) == (6, "truncated")
+    other = Anchor(size=7, hash=None, label="checkpoint", root=leaf_hash(b"other").hex())
+    assert found(check(records, keys, anchors=(other,), workers=workers)) == (7, "truncated")
 
 
 def with_columns(record: StoredRecord, **columns: Any) -> StoredRecord:
@@ -341,33 +356,40 @@ def test_a_jwks_whose_kid_is_not_the_thumbprint_is_refused(key: SigningKey) -> N
 # --- checkpoints ------------------------------------------------------------------------------
 
 def test_checkpoint_round_trip_and_signed_note(key: SigningKey) -> None:
-    head = hashlib.sha256(b"x").hexdigest()
-    checkpoint = sign_checkpoint(LOG, 42, head, key, CREATED)
+    root = hashlib.sha256(b"x").digest()
+    checkpoint = sign_checkpoint(LOG, 42, root, key)
     keys = load_keys(jwks_of(jwk_of(key)))
-    assert verify_checkpoint(checkpoint, keys, LOG) == Anchor(size=42, hash=head, label="checkpoint")
-    lines = checkpoint.note.split("\n")
-    assert lines[:3] == [LOG, "42", base64.b64encode(bytes.fromhex(head)).decode()]
-    signature_line = lines[-2]
-    assert signature_line.startswith(f"\u2014 {LOG} ")
-    blob = base64.b64decode(signature_line.rsplit(" ", 1)[1])
+    assert verify_checkpoint(checkpoint, keys, LOG) == Anchor(size=42, hash=None, label="checkpoint", root=root.hex())
+    text, signatures = checkpoint.note.split("\n\n")
+    # C2SP tlog-checkpoint: exactly origin, size and base64 root; then one signed-note signature line.
+    assert text.split("\n") == [LOG, "42", base64.b64encode(root).decode()]
+    assert signatures.startswith(f"\u2014 {LOG} ")
+    assert signatures.endswith("\n")
+    blob = base64.b64decode(signatures.rsplit(" ", 1)[1])
     assert blob[:4] == note_key_hash(LOG, key.private_key.public_key())
-    key.private_key.public_key().verify(blob[4:], checkpoint.text.encode())
+    key.private_key.public_key().verify(blob[4:], (text + "\n").encode())
+    name, public = parse_verifier_key(verifier_key(LOG, key.private_key.public_key()))
+    assert name == LOG
+    assert public == key.private_key.public_key()
 
 
-@pytest.mark.parametrize("change", ["size", "text", "signature", "note", "origin"])
+@pytest.mark.parametrize("change", ["size", "root", "text", "signature", "origin", "no-signature"])
 def test_a_tampered_checkpoint_is_refused(key: SigningKey, change: str) -> None:
-    checkpoint = sign_checkpoint(LOG, 42, "ab" * 32, key, CREATED)
+    checkpoint = sign_checkpoint(LOG, 42, b"\xab" * 32, key)
+    blob = checkpoint.note.rsplit(" ", 1)[1]
+    zeroed = base64.b64encode(base64.b64decode(blob)[:4] + b"\0" * 64).decode()
     tampered = {
         "size": msgspec.structs.replace(checkpoint, size=43),
-        "text": msgspec.structs.replace(checkpoint, text=checkpoint.text.replace("\n42\n", "\n4200\n")),
-        "signature": msgspec.structs.replace(checkpoint, signature=b64url(b"\0" * 64)),
-        "note": msgspec.structs.replace(checkpoint, note=checkpoint.note.replace(LOG, "x", 1)),
+        "root": msgspec.structs.replace(checkpoint, root_hash="cd" * 32),
+        "text": msgspec.structs.replace(checkpoint, note=checkpoint.note.replace("\n42\n", "\n4200\n")),
+        "signature": msgspec.structs.replace(checkpoint, note=checkpoint.note.replace(blob, zeroed)),
         "origin": checkpoint,
+        "no-signature": msgspec.structs.replace(checkpoint, note=checkpoint.note.split("\n\n")[0] + "\n\n"),
     }[change]
     with pytest.raises(CheckpointError):
         verify_checkpoint(tampered, load_keys(jwks_of(jwk_of(key))), "other-log" if change == "origin" else LOG)
     stranger = SigningKey(Ed25519PrivateKey.generate())
-    with pytest.raises(CheckpointError, match="does not list"):
+    with pytest.raises(CheckpointError, match="no key"):
         verify_checkpoint(checkpoint, load_keys(jwks_of(jwk_of(stranger))), LOG)
 
 

@@ -1,0 +1,115 @@
+"""The Merkle tree's rows: extended by the writer in each group commit, read for proofs and checkpoints.
+
+Every statement on ``merkle_nodes`` and ``tree_heads`` is here; the hashing and the proof shapes are
+in ``advisor.audit.merkle``. Appends hold the chain-head lock, so the frontier read at the start of
+a commit is the tree's, and a commit's nodes, records and checkpoint become visible together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, Engine, insert, select, tuple_
+
+from advisor.audit.checkpoint import Checkpoint, sign_checkpoint
+from advisor.audit.keyring import KeyRing
+from advisor.audit.keys import SigningKey
+from advisor.audit.merkle import (
+    EMPTY_ROOT,
+    Node,
+    ProofError,
+    consistency_proof,
+    consistency_ranges,
+    extend,
+    frontier_nodes,
+    frontier_root,
+    inclusion_proof,
+    inclusion_ranges,
+    nodes_for,
+)
+from advisor.store.tables import chain_head, merkle_nodes, tree_heads
+
+
+class TreeIncomplete(RuntimeError):
+    """A node the tree should have is not stored: the tree was damaged (or never built: run the migration)."""
+
+
+def read_nodes(conn: Connection, wanted: Iterable[Node]) -> dict[Node, bytes]:
+    """The stored hashes of ``wanted`` perfect subtrees, in one query; ``TreeIncomplete`` if one is missing."""
+    keys = sorted(set(wanted))
+    if not keys:
+        return {}
+    found = {(int(row.level), int(row.idx)): bytes(row.hash) for row in conn.execute(
+        select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash)
+        .where(tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(keys)))}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise TreeIncomplete(f"the Merkle tree lacks node(s) {missing[:3]}")
+    return found
+
+
+def root_at(conn: Connection, size: int) -> bytes:
+    """The Merkle root of the first ``size`` records, from at most 64 stored nodes."""
+    if size == 0:
+        return EMPTY_ROOT
+    stored = read_nodes(conn, frontier_nodes(size))
+    return frontier_root([stored[node] for node in frontier_nodes(size)])
+
+
+def extend_tree(conn: Connection, size: int, leaves: Sequence[bytes], key: SigningKey, origin: str) -> Checkpoint:
+    """Inside an append's transaction: add ``leaves`` to a tree of ``size``, sign and store its new head."""
+    stored = read_nodes(conn, frontier_nodes(size))
+    created, frontier = extend(size, [stored[node] for node in frontier_nodes(size)], leaves)
+    if created:
+        conn.execute(insert(merkle_nodes), [{"level": level, "idx": index, "hash": digest}
+                                            for level, index, digest in created])
+    checkpoint = sign_checkpoint(origin, size + len(leaves), frontier_root(frontier), key)
+    conn.execute(insert(tree_heads).values(size=checkpoint.size, root_hash=checkpoint.root_hash,
+                                           key_id=checkpoint.key_id, note=checkpoint.note))
+    return checkpoint
+
+
+def tree_size(conn: Connection) -> int:
+    return int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
+
+
+def stored_checkpoint(conn: Connection, size: int) -> Checkpoint | None:
+    """The checkpoint a group commit signed at exactly ``size``, if one did."""
+    row = conn.execute(select(tree_heads).where(tree_heads.c.size == size)).first()
+    if row is None:
+        return None
+    origin = str(row.note).split("\n", 1)[0]
+    return Checkpoint(origin=origin, size=int(row.size), root_hash=str(row.root_hash), key_id=str(row.key_id),
+                      note=str(row.note))
+
+
+def checkpoint_of(conn: Connection, size: int, keyring: KeyRing, origin: str) -> Checkpoint:
+    """A signed checkpoint at ``size``: the one its commit signed, else one signed now with the active key
+    (a tree built by the migration, or sizes between commits asked for by an auditor)."""
+    found = stored_checkpoint(conn, size)
+    if found is not None and found.origin == origin:
+        return found
+    return sign_checkpoint(origin, size, root_at(conn, size), keyring.active(conn))
+
+
+def current_checkpoint(engine: Engine, keyring: KeyRing, origin: str) -> Checkpoint:
+    """The checkpoint of the whole log now (size, root and key read in one transaction)."""
+    with engine.connect() as conn:
+        return checkpoint_of(conn, tree_size(conn), keyring, origin)
+
+
+def prove_inclusion(conn: Connection, index: int, size: int) -> list[bytes]:
+    """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size``: O(log n) rows, one query."""
+    if size > tree_size(conn):
+        raise ProofError(f"the log has fewer than {size} records")
+    ranges = inclusion_ranges(index, size)
+    return inclusion_proof(index, size, read_nodes(conn, nodes_for(ranges)))
+
+
+def prove_consistency(conn: Connection, old: int, new: int) -> list[bytes]:
+    """RFC 9162 consistency proof from size ``old`` to ``new``: O(log n) rows, one query."""
+    if new > tree_size(conn):
+        raise ProofError(f"the log has fewer than {new} records")
+    if old == new:
+        return []
+    return consistency_proof(old, new, read_nodes(conn, nodes_for(consistency_ranges(old, new))))

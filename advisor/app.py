@@ -25,6 +25,7 @@ from advisor.api.deps import Services
 from advisor.api.meta import MetaController
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
+from advisor.api.proofs import ProofController
 from advisor.api.strict_json import screen_request
 from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if settings.rate_limit_per_minute > 0:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
-        route_handlers=[AssessController, AuditController, ClientsController, MetaController],
+        route_handlers=[AssessController, AuditController, ClientsController, MetaController, ProofController],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],

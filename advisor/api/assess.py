@@ -18,7 +18,7 @@ from litestar.params import FromPath
 
 from advisor.api.deps import ServicesDep
 from advisor.api.idempotency import IdempotencyKey, assess_idempotently
-from advisor.api.openapi_docs import ASSESS_RESPONSES, PROBLEM_RESPONSES
+from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.api.strict_json import exact_integers
 from advisor.audit.record import Assessment
@@ -112,7 +112,8 @@ class AssessController(Controller):
         return Response(cast(Any, appended.assessment_json()), status_code=201, media_type=ContentType.JSON,
                         headers={"Location": f"/assessments/{record_id}"})
 
-    @get("/assessments/{record_id:str}", summary="Read a stored assessment", responses=PROBLEM_RESPONSES,
+    @get("/assessments/{record_id:str}", summary="Read a stored assessment",
+         responses={**PROBLEM_RESPONSES, 500: INTEGRITY_RESPONSES[500]},
          description="Assessors read the assessments they created (another client's is 404, as if it did not "
          "exist); reviewers and auditors read all.",
          operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))

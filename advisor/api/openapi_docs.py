@@ -37,3 +37,8 @@ ASSESS_RESPONSES: dict[int, ResponseSpec] = {
 }
 READ_RESPONSES: dict[int, ResponseSpec] = {k: v for k, v in PROBLEM_RESPONSES.items()
                                            if k in (400, 404, 503, 401, 403, 429)}
+# Routes that serve a stored record check it first (advisor.store.integrity).
+INTEGRITY_RESPONSES: dict[int, ResponseSpec] = {
+    **READ_RESPONSES,
+    500: _problem("`record-integrity`: the stored record is not what the log committed to, so it is not served"),
+}

@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.evaluators import EvaluatorUnavailable
 from advisor.service import ProfileError
+from advisor.store.integrity import RecordIntegrityError
 from advisor.store.writer import CommitUnknown, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,14 @@ def from_database_error(exc: DBAPIError) -> ProblemDetailsException:
     return problem(500, "internal-error", "Internal error", "The server could not complete the request.")
 
 
+def from_record_integrity(exc: RecordIntegrityError) -> ProblemDetailsException:
+    """A stored record that fails its check is never served: the problem names it, and an operator is alerted."""
+    log.error("record integrity: %s", exc, extra={"record_id": exc.record_id, "seq": exc.seq})
+    return problem(500, "record-integrity", "Record integrity check failed",
+                   f"Stored record {exc.record_id} (seq {exc.seq}) is not what the log committed to, so it is not "
+                   f"served: {exc.reason}. An auditor can run `advisor verify`.")
+
+
 def from_pool_timeout(_exc: PoolTimeout) -> ProblemDetailsException:
     log.warning("database unavailable: no pooled connection became free in time")
     return database_unavailable()
@@ -159,6 +168,7 @@ def problem_plugin() -> ProblemDetailsPlugin:
             EvaluatorUnavailable: from_evaluator_unavailable,
             DBAPIError: from_database_error,
             PoolTimeout: from_pool_timeout,
+            RecordIntegrityError: from_record_integrity,
             HTTPException: from_http,
         },
     ))

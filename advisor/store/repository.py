@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Connection, Engine, Row, select
 
 from advisor.audit.jws import attach
+from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import StoredPayload, assessment_json
+from advisor.store.integrity import Leaf, check_row, latest_head, with_leaf
 from advisor.store.tables import chain_head, records
 
 _payload_decoder = msgspec.json.Decoder(StoredPayload)
@@ -50,13 +52,29 @@ class Repository:
         self.engine = engine
 
     def get(self, record_id: str, requester: str | None = None) -> bytes | None:
-        """One record as served (JSON); with ``requester`` set, only if that client created it."""
-        query = select(records.c.payload, records.c.jws, records.c.hash).where(records.c.id == record_id)
-        if requester is not None:
-            query = query.where(records.c.requester == requester)
+        """One record as served (JSON); with ``requester`` set, only if that client created it.
+
+        Checked against the Merkle tree first: ``RecordIntegrityError`` rather than altered bytes.
+        """
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = self._checked(conn, record_id, requester, records.c.jws)
         return None if row is None else assessment_of(row)
+
+    def leaf(self, conn: Connection, record_id: str, requester: str | None = None) -> Leaf | None:
+        """A record's seq and leaf hash, after the same check as ``get``."""
+        row = self._checked(conn, record_id, requester)
+        return None if row is None else Leaf(int(row.seq), leaf_hash(row.payload.encode("utf-8")))
+
+    @staticmethod
+    def _checked(conn: Connection, record_id: str, requester: str | None, *columns: Any) -> Any:
+        c = records.c
+        query = with_leaf(c.id, c.seq, c.payload, c.hash, *columns).where(c.id == record_id)
+        if requester is not None:
+            query = query.where(c.requester == requester)
+        row = conn.execute(query).first()
+        if row is not None:
+            check_row(conn, row, latest_head(conn))
+        return row
 
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""

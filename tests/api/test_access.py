@@ -33,6 +33,8 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/assessments"): READERS,
     ("GET", "/assessments/{record_id}"): READERS,
     ("GET", "/assessments/{record_id}/verification"): frozenset({Role.AUDITOR}),
+    ("GET", "/assessments/{record_id}/proof"): READERS,
+    ("GET", "/audit/consistency"): frozenset({Role.AUDITOR}),
     ("GET", "/audit/checkpoint"): frozenset({Role.AUDITOR}),
     ("GET", "/rules"): ALL,
     ("GET", "/catalogs"): ALL,

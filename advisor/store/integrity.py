@@ -1,0 +1,65 @@
+"""Reads that check a record against the Merkle tree before anything serves it.
+
+One query for the record and its leaf, one for the newest tree head, one for the leaf's audit
+path in that tree: a few index seeks, so every read can afford them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, and_, select
+
+from advisor.audit.integrity import integrity_failure
+from advisor.audit.merkle import inclusion_ranges, leaf_hash, nodes_for, range_hash
+from advisor.store.tables import merkle_nodes, records, tree_heads
+from advisor.store.tree import TreeIncomplete, read_nodes
+
+
+class RecordIntegrityError(RuntimeError):
+    """A stored record that is not what the log committed to: it must not be served."""
+
+    def __init__(self, record_id: str, seq: int, reason: str) -> None:
+        super().__init__(f"record {record_id} (seq {seq}) failed its integrity check: {reason}")
+        self.record_id, self.seq, self.reason = record_id, seq, reason
+
+
+class Leaf(NamedTuple):
+    seq: int
+    leaf_hash: bytes
+
+
+def with_leaf(*columns: Any) -> Any:
+    """``select(columns..., leaf)``: the record's columns and its stored leaf hash (NULL when missing)."""
+    return select(*columns, merkle_nodes.c.hash.label("leaf")).select_from(records.outerjoin(
+        merkle_nodes, and_(merkle_nodes.c.level == 0, merkle_nodes.c.idx == records.c.seq - 1)))
+
+
+def latest_head(conn: Connection) -> tuple[int, bytes] | None:
+    row = conn.execute(select(tree_heads.c.size, tree_heads.c.root_hash)
+                       .order_by(tree_heads.c.size.desc()).limit(1)).first()
+    return None if row is None else (int(row.size), bytes.fromhex(row.root_hash))
+
+
+def check_row(conn: Connection, row: Any, head: tuple[int, bytes] | None) -> Leaf:
+    """``row`` (``id``, ``seq``, ``payload``, ``hash``, ``leaf``) checked; ``RecordIntegrityError`` if it fails.
+
+    The place in the tree is checked against ``head`` (the newest signed tree head) when it covers
+    the record; records after it (a commit in flight) are checked against their leaf alone.
+    """
+    seq, payload = int(row.seq), row.payload.encode("utf-8")
+    stored = None if row.leaf is None else bytes(row.leaf)
+    path = root = None
+    size = 0
+    if head is not None and head[0] >= seq and stored is not None:
+        size, root = head
+        ranges = inclusion_ranges(seq - 1, size)
+        try:
+            nodes = read_nodes(conn, nodes_for(ranges))
+        except TreeIncomplete as exc:
+            raise RecordIntegrityError(str(row.id), seq, str(exc)) from None
+        path = [range_hash(start, end, nodes) for start, end in ranges]
+    reason = integrity_failure(payload, str(row.hash), stored, seq=seq, size=size, path=path, root=root)
+    if reason is not None:
+        raise RecordIntegrityError(str(row.id), seq, reason)
+    return Leaf(seq, leaf_hash(payload))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import Connection, Engine, Row, select
 
+from advisor.audit.integrity import listed_failure
 from advisor.audit.jws import attach
 from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import StoredPayload, assessment_json
 from advisor.store.integrity import Leaf, check_row, latest_head, with_leaf
 from advisor.store.tables import chain_head, records
 
+log = logging.getLogger(__name__)
 _payload_decoder = msgspec.json.Decoder(StoredPayload)
 
 
@@ -27,17 +30,35 @@ class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
     created_to: str | None = None  # exclusive
 
 
-class Summary(msgspec.Struct, frozen=True, kw_only=True):
+class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One listed record. A record whose stored bytes or columns fail their check is listed as
+    ``integrity: failed`` with its id, its seq and why, and no values (they may be altered)."""
+
     id: str
     seq: int
-    created_at: str
-    requester: str
-    organization: str
-    decision: str
-    strength: str
-    rules_digest: str
-    catalog_id: str
-    hash: str
+    integrity: Literal["ok", "failed"]
+    created_at: str | None
+    requester: str | None
+    organization: str | None
+    decision: str | None
+    strength: str | None
+    rules_digest: str | None
+    catalog_id: str | None
+    hash: str | None
+    integrity_problem: str | None = None
+
+
+def summary_of(row: Any) -> Summary:
+    """A listed row checked (``payload`` and ``leaf`` are read with it, never shown)."""
+    values = row._asdict()
+    payload, leaf = values.pop("payload").encode("utf-8"), values.pop("leaf")
+    reason = listed_failure(payload, values["hash"], None if leaf is None else bytes(leaf), values["seq"], values)
+    if reason is None:
+        return Summary(integrity="ok", **values)
+    log.error("record integrity: record %s (seq %s) listed as failed: %s", values["id"], values["seq"], reason)
+    return Summary(id=values["id"], seq=values["seq"], integrity="failed", created_at=None, requester=None,
+                   organization=None, decision=None, strength=None, rules_digest=None, catalog_id=None, hash=None,
+                   integrity_problem=reason)
 
 
 def assessment_of(row: Any) -> bytes:
@@ -79,8 +100,8 @@ class Repository:
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
         c = records.c
-        query = select(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
-                       c.rules_digest, c.catalog_id, c.hash)
+        query = with_leaf(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
+                          c.rules_digest, c.catalog_id, c.hash, c.payload)
         for column, value in ((c.organization, where.organization), (c.decision, where.decision),
                               (c.strength, where.strength), (c.requester, where.requester),
                               (c.rules_digest, where.rules_digest)):
@@ -104,7 +125,7 @@ class Repository:
             if before_seq is not None:
                 query = query.where(c.seq < before_seq)
             query = query.order_by(c.seq.desc()).limit(limit)
-            return [Summary(**row._asdict()) for row in conn.execute(query)]
+            return [summary_of(row) for row in conn.execute(query)]
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:

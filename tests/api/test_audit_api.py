@@ -70,7 +70,7 @@ def test_listing_is_newest_first_and_pages_without_overlap(services: Services, a
     assert len(first["items"]) == COUNT  # default limit 50
     assert first["next_cursor"] is None
     assert set(first["items"][0]) == {"id", "seq", "created_at", "requester", "organization", "decision",
-                                      "strength", "rules_digest", "catalog_id", "hash"}
+                                      "strength", "rules_digest", "catalog_id", "hash", "integrity"}
 
 
 def test_listing_filters(services: Services, auditor: Client) -> None:

@@ -203,3 +203,23 @@ def test_a_rewritten_history_breaks_consistency_with_an_older_checkpoint(setting
     new_size, new_root = trusted(auditor, body["checkpoint"], origin)
     with pytest.raises(ProofError, match="rewritten"):
         verify_consistency(old_size, new_size, old_root, new_root, b64s(body["consistency_path"]))
+
+
+@SQLITE
+def test_a_listing_shows_failed_records_as_failed_without_their_values(settings: Settings, services: Services,
+                                                                       auditor: Client) -> None:
+    record_ids = ids(services)
+    with tampering(settings) as conn:
+        rewrite_payload(conn, 5, bump)  # the bytes
+        conn.execute("UPDATE records SET decision = CASE decision WHEN 'hybrid' THEN 'managed' ELSE 'hybrid' END "
+                     "WHERE seq = 6")  # a column
+    items = {item["seq"]: item for item in auditor.get("/assessments", params={"limit": 200}).json()["items"]}
+    assert len(items) == COUNT
+    for seq in (5, 6):
+        assert items[seq]["integrity"] == "failed"
+        assert items[seq]["id"] == record_ids[seq - 1]
+        assert items[seq]["decision"] is None
+        assert items[seq]["hash"] is None
+        assert f"record {seq}" in items[seq]["integrity_problem"]
+    assert {seq for seq, item in items.items() if item["integrity"] == "ok"} == set(range(1, COUNT + 1)) - {5, 6}
+    assert "integrity_problem" not in items[7]

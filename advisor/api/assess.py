@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
@@ -14,17 +15,17 @@ from litestar.enums import MediaType as ContentType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example, Operation, Reference, RequestBody
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
-from litestar.params import FromPath
+from litestar.params import FromPath, HeaderParameter
 
-from advisor.api.deps import ServicesDep
+from advisor.api.deps import Services, ServicesDep
 from advisor.api.idempotency import IdempotencyKey, assess_idempotently
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.api.strict_json import exact_integers
-from advisor.audit.record import Assessment
+from advisor.audit.record import Assessment, Receipt
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
-from advisor.store.writer import Appended, Completion, Draft
+from advisor.store.writer import Appended, Completion, Draft, StoreUnavailable
 
 log = logging.getLogger(__name__)
 _profile_decoder = msgspec.json.Decoder(Profile)
@@ -74,6 +75,54 @@ def decode_profile(request: Request[Any, Any, Any], body: bytes) -> Profile:
         raise problem(400, "malformed-json", "Malformed JSON", f"The body is not valid UTF-8: {exc.reason}") from None
 
 
+PreferHeader = Annotated[str | None, HeaderParameter(
+    name="Prefer", required=False, max_length=200,
+    description="`return=minimal` (RFC 7240): the 201 carries only id, decision, strength, summary and the "
+    "receipt; the whole assessment is at `Location`. Answered with `Preference-Applied: return=minimal`.")]
+
+
+class MinimalAssessment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The 201 body under ``Prefer: return=minimal`` (these members only: documented apart from a whole one)."""
+
+    id: str
+    decision: str
+    strength: str
+    summary: str
+    receipt: Receipt
+
+
+class _MinimalOf(msgspec.Struct, frozen=True, kw_only=True):
+    """``MinimalAssessment``'s members picked out of a whole assessment."""
+
+    id: str
+    decision: str
+    strength: str
+    summary: str
+    receipt: Receipt
+
+
+_minimal = msgspec.json.Decoder(_MinimalOf)
+
+
+def wants_minimal(request: Request[Any, Any, Any]) -> bool:
+    """``Prefer: return=minimal`` among the (comma-separated) preferences, parameters ignored."""
+    for value in request.headers.getall("prefer", []):
+        for preference in value.split(","):
+            if preference.split(";")[0].strip().lower().replace(" ", "") == "return=minimal":
+                return True
+    return False
+
+
+async def served(services: Services, record_id: str, minimal: bool) -> tuple[bytes, dict[str, str]]:
+    """A stored record's body as served (checked like every read), whole or minimal."""
+    body = await anyio.to_thread.run_sync(services.repository.get, record_id)
+    if body is None:  # pragma: no cover - the record committed before this is asked
+        raise StoreUnavailable(f"record {record_id} is not readable yet")
+    if not minimal:
+        return body, {}
+    return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
+
+
 class AssessController(Controller):
     tags = ["assessments"]
 
@@ -91,7 +140,8 @@ class AssessController(Controller):
         opt=allow(ASSESS),
     )
     async def assess(self, request: Request[Any, Any, Any], services: ServicesDep,
-                     idempotency_key: IdempotencyKey = None) -> Response[Assessment]:
+                     idempotency_key: IdempotencyKey = None,
+                     prefer: PreferHeader = None) -> Response[Assessment | MinimalAssessment]:
         raw = await request.body()
         profile = decode_profile(request, raw)
         if services.settings.log_bodies:  # off by default: profiles describe an organisation
@@ -104,13 +154,19 @@ class AssessController(Controller):
                                                       recommendation_raw=evaluated.raw, columns=evaluated.columns,
                                                       completion=completion))
 
+        minimal = wants_minimal(request)  # ``prefer`` documents the header; every Prefer line is read
+
+        async def render(record_id: str) -> tuple[bytes, dict[str, str]]:
+            return await served(services, record_id, minimal)
+
         if idempotency_key is not None:
-            return await assess_idempotently(services, requester, idempotency_key, raw, append)
+            return await assess_idempotently(services, requester, idempotency_key, raw, append, render)
         record_id = str(uuid.uuid4())
-        appended = await append(record_id)
+        await append(record_id)
+        body, headers = await render(record_id)
         # Bytes go out as they are; the annotation documents their schema.
-        return Response(cast(Any, appended.assessment_json()), status_code=201, media_type=ContentType.JSON,
-                        headers={"Location": f"/assessments/{record_id}"})
+        return Response(cast(Any, body), status_code=201, media_type=ContentType.JSON,
+                        headers={"Location": f"/assessments/{record_id}", **headers})
 
     @get("/assessments/{record_id:str}", summary="Read a stored assessment",
          responses={**PROBLEM_RESPONSES, 500: INTEGRITY_RESPONSES[500]},

@@ -4,7 +4,9 @@ Semantics (IETF draft-ietf-httpapi-idempotency-key-header; Stripe's behaviour):
 
 * the key is scoped to the authenticated client and kept ``ADVISOR_IDEMPOTENCY_TTL_HOURS`` (default 24 h);
 * same key, same body (byte for byte, compared by SHA-256): the original 201 — same id, ``Location`` and
-  body — is sent again with ``Idempotent-Replayed: true``; nothing new is stored;
+  assessment — is sent again with ``Idempotent-Replayed: true``; nothing new is stored. The body is
+  rebuilt from the stored record (checked like every read; no copy of the response is kept), so its
+  receipt is against the newest signed checkpoint;
 * same key, different body: 422 ``idempotency-key-reused``;
 * same key while the first request is still running (in any process or replica): 409
   ``idempotency-key-in-flight`` with ``Retry-After``;
@@ -63,14 +65,19 @@ def _raw_response(body: bytes, status: int, headers: dict[str, str]) -> Response
 
 
 async def assess_idempotently(services: Services, client_id: str, raw_key: str, body: bytes,
-                              produce: Callable[[str, Completion], Awaitable[Appended]]) -> Response[Any]:
-    """Run ``produce(record_id, completion)`` at most once per (client, key); replay it otherwise."""
+                              produce: Callable[[str, Completion], Awaitable[Appended]],
+                              render: Callable[[str], Awaitable[tuple[bytes, dict[str, str]]]]) -> Response[Any]:
+    """Run ``produce(record_id, completion)`` at most once per (client, key); replay it otherwise.
+
+    ``render(record_id)`` gives the body (and extra headers) of a record, for the 201 and for replays.
+    """
     key = normalise_key(raw_key)
     store = store_for(services)
     fingerprint = hashlib.sha256(body).hexdigest()
     claim = await anyio.to_thread.run_sync(store.claim, client_id, key, fingerprint)
     if isinstance(claim, Replay):
-        return _raw_response(claim.body, claim.status, {**claim.headers, REPLAYED_HEADER: "true"})
+        replayed, extra = await render(claim.record_id)
+        return _raw_response(replayed, claim.status, {**claim.headers, **extra, REPLAYED_HEADER: "true"})
     if isinstance(claim, Mismatch):
         raise problem(422, "idempotency-key-reused", "Idempotency key reused",
                       f"This `{IDEMPOTENCY_HEADER}` was already used with a different request body",
@@ -91,7 +98,8 @@ async def assess_idempotently(services: Services, client_id: str, raw_key: str, 
         if isinstance(exc, LeaseLost):
             raise _in_flight(1) from None
         raise
-    return _raw_response(appended.assessment_json(), 201, headers)
+    served, extra = await render(appended.envelope.id)
+    return _raw_response(served, 201, {**headers, **extra})
 
 
 def _in_flight(retry_after: int) -> Exception:

@@ -54,14 +54,24 @@ class Columns(msgspec.Struct, frozen=True, kw_only=True):
                    catalog_id=recommendation.versions.catalog_id)
 
 
-class Receipt(msgspec.Struct, frozen=True, kw_only=True):
-    """What a portal keeps to prove later what it was told."""
+class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a portal keeps to prove later what it was told, without a second copy of the assessment.
+
+    The signed bytes are the assessment's own (``signed_payload`` rebuilds them from the body and
+    this receipt); ``jws`` is their detached JWS, and the leaf of the Merkle tree is the same bytes:
+    ``inclusion_path`` leads from it to the root of ``checkpoint``, a C2SP signed note.
+    """
 
     seq: int
-    hash: str
+    hash: str  # SHA-256 of the signed bytes (the chain link)
     prev_hash: str
     key_id: str
-    jws: str
+    log: str
+    jws: str  # detached: "header..signature" (RFC 7515 appendix F)
+    leaf_index: int
+    tree_size: int | None = None  # None: no signed tree head covers the record yet (a log not migrated)
+    inclusion_path: list[str] | None = None  # base64, RFC 9162 order (leaf up)
+    checkpoint: str | None = None  # the signed note at ``tree_size``
 
 
 class Assessment(Recommendation, frozen=True, kw_only=True):
@@ -119,14 +129,39 @@ def parse_signed(raw: bytes) -> SignedPayload:
     return payload
 
 
-def assessment_json(envelope: Envelope, recommendation_raw: bytes, jws: str, digest: str) -> bytes:
+def assessment_json(envelope: Envelope, recommendation_raw: bytes, receipt: Receipt) -> bytes:
     """An ``Assessment`` as served, assembled around the recommendation's canonical bytes.
 
     The recommendation is never decoded and encoded again: its signed bytes, an object, get the
-    record's identity and receipt appended as further members. ``jws`` is the compact JWS with
-    its payload attached, so a portal can keep it and verify it on its own.
+    record's identity and receipt appended as further members. The body carries it once.
     """
-    receipt = Receipt(seq=envelope.seq, hash=digest, prev_hash=envelope.prev_hash, key_id=envelope.key_id, jws=jws)
     tail = _sorted.encode({"created_at": envelope.created_at, "id": envelope.id, "receipt": receipt,
                            "requester": envelope.requester})
     return b"%s,%s" % (recommendation_raw[:-1], tail[1:])
+
+
+class _Served(msgspec.Struct):
+    id: str
+    created_at: str
+    requester: str
+    receipt: Receipt
+
+
+_served = msgspec.json.Decoder(_Served)
+_ASSESSMENT_ONLY = frozenset({"id", "created_at", "requester", "receipt"})
+
+
+def signed_payload(body: bytes) -> bytes:
+    """The signed bytes of a served assessment (its Merkle leaf, its JWS payload), rebuilt from the body.
+
+    The recommendation is the body without ``id``, ``created_at``, ``requester`` and ``receipt``, in
+    RFC 8785 form; the envelope comes from those fields and the receipt. A portal can do the same
+    with any JCS library.
+    """
+    served = _served.decode(body)
+    document = msgspec.json.decode(body)
+    recommendation = {k: v for k, v in document.items() if k not in _ASSESSMENT_ONLY}
+    r = served.receipt
+    envelope = Envelope(log=r.log, seq=r.seq, prev_hash=r.prev_hash, id=served.id, created_at=served.created_at,
+                        requester=served.requester, key_id=r.key_id)
+    return splice_payload(envelope, canonical_bytes(recommendation))

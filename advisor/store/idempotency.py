@@ -41,10 +41,11 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Replay:
+    """A key already used: the record it created (its body is rebuilt from the stored record)."""
+
     status: int
     headers: dict[str, str]
-    body: bytes
-    record_id: str | None
+    record_id: str
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class IdempotencyStore:
                 return Mismatch()
             if row.status == COMPLETE:
                 return Replay(status=int(row.response_status), headers=json.loads(row.response_headers),
-                              body=str(row.response_body).encode("utf-8"), record_id=row.record_id)
+                              record_id=str(row.record_id))
             if row.lease_until > stamp:
                 remaining = datetime.strptime(row.lease_until, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) - now
                 return InFlight(retry_after=max(1, min(int(self.lease.total_seconds()),
@@ -122,13 +123,14 @@ class IdempotencyStore:
 
     @staticmethod
     def complete(conn: Connection, client_id: str, key: str, owner: str, record_id: str, status: int,
-                 headers: dict[str, str], body: bytes) -> None:
-        """Inside the record's transaction: store the response; fails (rolling the record back) if not the owner."""
+                 headers: dict[str, str]) -> None:
+        """Inside the record's transaction: mark the key done with its record (a replay rebuilds the body from
+        the record, so no copy of the response is kept); fails (rolling the record back) if not the owner."""
         c = idempotency_keys.c
         done = conn.execute(update(idempotency_keys).where(
             _where(client_id, key), c.owner == owner, c.status == PENDING,
         ).values(status=COMPLETE, record_id=record_id, response_status=status,
-                 response_headers=json.dumps(headers, sort_keys=True), response_body=body.decode("utf-8")))
+                 response_headers=json.dumps(headers, sort_keys=True), response_body=None))
         if done.rowcount != 1:
             raise LeaseLost(f"idempotency key claim for client {client_id} was lost before the record committed")
 

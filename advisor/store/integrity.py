@@ -24,9 +24,19 @@ class RecordIntegrityError(RuntimeError):
         self.record_id, self.seq, self.reason = record_id, seq, reason
 
 
-class Leaf(NamedTuple):
+class Head(NamedTuple):
+    size: int
+    root: bytes
+    note: str
+
+
+class Proven(NamedTuple):
+    """A record that passed: its leaf, and (when a tree head covers it) its path to that head."""
+
     seq: int
     leaf_hash: bytes
+    head: Head | None
+    path: list[bytes] | None
 
 
 def with_leaf(*columns: Any) -> Any:
@@ -35,13 +45,14 @@ def with_leaf(*columns: Any) -> Any:
         merkle_nodes, and_(merkle_nodes.c.level == 0, merkle_nodes.c.idx == records.c.seq - 1)))
 
 
-def latest_head(conn: Connection) -> tuple[int, bytes] | None:
-    row = conn.execute(select(tree_heads.c.size, tree_heads.c.root_hash)
+def latest_head(conn: Connection) -> Head | None:
+    """The newest signed tree head (the last group commit's)."""
+    row = conn.execute(select(tree_heads.c.size, tree_heads.c.root_hash, tree_heads.c.note)
                        .order_by(tree_heads.c.size.desc()).limit(1)).first()
-    return None if row is None else (int(row.size), bytes.fromhex(row.root_hash))
+    return None if row is None else Head(int(row.size), bytes.fromhex(row.root_hash), str(row.note))
 
 
-def check_row(conn: Connection, row: Any, head: tuple[int, bytes] | None) -> Leaf:
+def check_row(conn: Connection, row: Any, head: Head | None) -> Proven:
     """``row`` (``id``, ``seq``, ``payload``, ``hash``, ``leaf``) checked; ``RecordIntegrityError`` if it fails.
 
     The place in the tree is checked against ``head`` (the newest signed tree head) when it covers
@@ -51,8 +62,8 @@ def check_row(conn: Connection, row: Any, head: tuple[int, bytes] | None) -> Lea
     stored = None if row.leaf is None else bytes(row.leaf)
     path = root = None
     size = 0
-    if head is not None and head[0] >= seq and stored is not None:
-        size, root = head
+    if head is not None and head.size >= seq and stored is not None:
+        size, root = head.size, head.root
         ranges = inclusion_ranges(seq - 1, size)
         try:
             nodes = read_nodes(conn, nodes_for(ranges))
@@ -62,4 +73,4 @@ def check_row(conn: Connection, row: Any, head: tuple[int, bytes] | None) -> Lea
     reason = integrity_failure(payload, str(row.hash), stored, seq=seq, size=size, path=path, root=root)
     if reason is not None:
         raise RecordIntegrityError(str(row.id), seq, reason)
-    return Leaf(seq, leaf_hash(payload))
+    return Proven(seq, leaf_hash(payload), head if path is not None else None, path)

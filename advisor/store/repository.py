@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -10,10 +11,8 @@ import msgspec
 from sqlalchemy import Connection, Engine, Row, select
 
 from advisor.audit.integrity import listed_failure
-from advisor.audit.jws import attach
-from advisor.audit.merkle import leaf_hash
-from advisor.audit.record import StoredPayload, assessment_json
-from advisor.store.integrity import Leaf, check_row, latest_head, with_leaf
+from advisor.audit.record import Receipt, StoredPayload, assessment_json
+from advisor.store.integrity import Proven, check_row, latest_head, with_leaf
 from advisor.store.tables import chain_head, records
 
 log = logging.getLogger(__name__)
@@ -61,11 +60,20 @@ def summary_of(row: Any) -> Summary:
                    integrity_problem=reason)
 
 
-def assessment_of(row: Any) -> bytes:
-    """A row with ``payload``, ``jws`` and ``hash`` columns, as served: the same bytes as its 201."""
-    raw = row.payload.encode("utf-8")
-    payload = _payload_decoder.decode(raw)
-    return assessment_json(payload, bytes(payload.recommendation), attach(row.jws, raw), row.hash)
+def receipt_of(payload: StoredPayload, row: Any, proven: Proven) -> Receipt:
+    """The compact receipt: the detached JWS and the inclusion proof under the newest signed tree head."""
+    head, path = proven.head, proven.path
+    return Receipt(seq=payload.seq, hash=str(row.hash), prev_hash=payload.prev_hash, key_id=payload.key_id,
+                   log=payload.log, jws=str(row.jws), leaf_index=payload.seq - 1,
+                   tree_size=None if head is None else head.size,
+                   inclusion_path=None if path is None else [base64.b64encode(h).decode("ascii") for h in path],
+                   checkpoint=None if head is None else head.note)
+
+
+def assessment_of(row: Any, proven: Proven) -> bytes:
+    """A checked row with ``payload``, ``jws`` and ``hash`` columns, as served (201, GET, replays)."""
+    payload = _payload_decoder.decode(row.payload.encode("utf-8"))
+    return assessment_json(payload, bytes(payload.recommendation), receipt_of(payload, row, proven))
 
 
 class Repository:
@@ -78,24 +86,22 @@ class Repository:
         Checked against the Merkle tree first: ``RecordIntegrityError`` rather than altered bytes.
         """
         with self.engine.connect() as conn:
-            row = self._checked(conn, record_id, requester, records.c.jws)
-        return None if row is None else assessment_of(row)
+            found = self._checked(conn, record_id, requester, records.c.jws)
+        return None if found is None else assessment_of(*found)
 
-    def leaf(self, conn: Connection, record_id: str, requester: str | None = None) -> Leaf | None:
+    def leaf(self, conn: Connection, record_id: str, requester: str | None = None) -> Proven | None:
         """A record's seq and leaf hash, after the same check as ``get``."""
-        row = self._checked(conn, record_id, requester)
-        return None if row is None else Leaf(int(row.seq), leaf_hash(row.payload.encode("utf-8")))
+        found = self._checked(conn, record_id, requester)
+        return None if found is None else found[1]
 
     @staticmethod
-    def _checked(conn: Connection, record_id: str, requester: str | None, *columns: Any) -> Any:
+    def _checked(conn: Connection, record_id: str, requester: str | None, *columns: Any) -> tuple[Any, Proven] | None:
         c = records.c
         query = with_leaf(c.id, c.seq, c.payload, c.hash, *columns).where(c.id == record_id)
         if requester is not None:
             query = query.where(c.requester == requester)
         row = conn.execute(query).first()
-        if row is not None:
-            check_row(conn, row, latest_head(conn))
-        return row
+        return None if row is None else (row, check_row(conn, row, latest_head(conn)))
 
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""

@@ -27,7 +27,6 @@ from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import (
     Columns,
     Envelope,
-    assessment_json,
     recommendation_bytes,
     record_hash,
     splice_payload,
@@ -75,12 +74,8 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
     recommendation_raw: bytes
     hash: str
     jws: str  # detached, as stored
-    compact_jws: str  # with the payload, as a receipt carries it
+    compact_jws: str  # with the payload attached
     checkpoint: Checkpoint | None = None  # the signed tree head of the commit that stored it
-
-    def assessment_json(self) -> bytes:
-        """The assessment as served (201 and idempotent replays)."""
-        return assessment_json(self.envelope, self.recommendation_raw, self.compact_jws, self.hash)
 
 
 class StoreUnavailable(RuntimeError):
@@ -155,8 +150,7 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
             from advisor.store.idempotency import IdempotencyStore  # it imports this module
 
             done = draft.completion
-            IdempotencyStore.complete(conn, done.client_id, done.key, done.owner, draft.id, 201, done.headers,
-                                      result.assessment_json())
+            IdempotencyStore.complete(conn, done.client_id, done.key, done.owner, draft.id, 201, done.headers)
         if draft.also_write is not None:
             draft.also_write(conn, result)
     return appended

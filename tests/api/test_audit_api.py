@@ -14,6 +14,7 @@ from typing import Any, cast
 import httpx
 import msgspec
 import pytest
+import rfc8785
 from joserfc import jws
 from joserfc.errors import BadSignatureError, SecurityWarning
 from joserfc.jwk import KeySet
@@ -25,6 +26,7 @@ from advisor.api.deps import Services
 from advisor.audit.checkpoint import Checkpoint, verify_checkpoint
 from advisor.audit.keys import b64url
 from advisor.audit.merkle import leaf_hash, root_of
+from advisor.audit.record import signed_payload
 from advisor.audit.verify import load_keys, verify_database
 from advisor.settings import Settings
 from advisor.store.tables import records
@@ -177,28 +179,43 @@ def test_checkpoint_is_signed_over_the_current_head(services: Services, auditor:
     assert base64.b64decode(root_line) == root_of([leaf_hash(p) for p in payloads])
 
 
-def jose_verify(token: str, key_set: KeySet) -> Any:
+def jose_verify(token: str, key_set: KeySet, payload: bytes | None = None) -> Any:
     """joserfc warns that RFC 9864 deprecates the name EdDSA; we still emit it, as most tools know only it."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
-        return jws.deserialize_compact(token, key_set, algorithms=["EdDSA", "Ed25519"])
+        return jws.deserialize_compact(token, key_set, algorithms=["EdDSA", "Ed25519"], payload=payload)
+
+
+def portal_payload(body: dict[str, Any]) -> bytes:
+    """The signed bytes a portal rebuilds from a served assessment with any RFC 8785 library (here ``rfc8785``)."""
+    receipt = body["receipt"]
+    recommendation = {k: v for k, v in body.items() if k not in ("id", "created_at", "requester", "receipt")}
+    return rfc8785.dumps({"created_at": body["created_at"], "id": body["id"], "key_id": receipt["key_id"],
+                          "log": receipt["log"], "prev_hash": receipt["prev_hash"], "recommendation": recommendation,
+                          "requester": body["requester"], "seq": receipt["seq"]})
 
 
 def test_records_verify_with_an_independent_jose_library(services: Services, auditor: Client,
                                                          client: Client) -> None:
-    """joserfc (not our code) checks every receipt against the published JWKS and nothing else."""
+    """joserfc (not our code) checks every receipt's detached JWS over the bytes rebuilt from the body itself."""
     key_set = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
     for record_id in [i["id"] for i in walk(auditor)]:
-        receipt = auditor.get(f"/assessments/{record_id}").json()["receipt"]
-        token = jose_verify(receipt["jws"], key_set)
+        response = auditor.get(f"/assessments/{record_id}")
+        body = response.json()
+        receipt = body["receipt"]
+        payload = portal_payload(body)
+        assert payload == signed_payload(response.content)
+        token = jose_verify(receipt["jws"], key_set, payload)
         assert token.protected["kid"] == receipt["key_id"]
-        assert hashlib.sha256(token.payload).hexdigest() == receipt["hash"]
-        signed = json.loads(token.payload)
-        assert (signed["id"], signed["seq"], signed["prev_hash"]) == (record_id, receipt["seq"], receipt["prev_hash"])
+        assert hashlib.sha256(payload).hexdigest() == receipt["hash"]
+        assert len(response.content) < len(payload) + 2048  # the assessment once, the receipt under 2 KB
+        assert len(json.dumps(receipt)) <= 2048
     header, _, signature = receipt["jws"].split(".")
-    forged = token.payload.replace(b'"strength":"', b'"strength":"x', 1)
+    forged = payload.replace(b'"strength":"', b'"strength":"x', 1)
     with pytest.raises(BadSignatureError):
         jose_verify(f"{header}.{b64url(forged)}.{signature}", key_set)
+    with pytest.raises(BadSignatureError):
+        jose_verify(receipt["jws"], key_set, forged)
 
 
 def test_concurrent_posts_leave_one_chain_with_every_acknowledged_record(app: Litestar, client: Client) -> None:

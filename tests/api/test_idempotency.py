@@ -229,7 +229,7 @@ def test_the_record_and_its_key_commit_together(app: Litestar, client: Client) -
     owner = claim.owner
 
     def complete_then_crash(conn: Connection, appended: Appended) -> None:
-        store.complete(conn, client_id(client), "atomic", owner, appended.envelope.id, 201, {}, b"{}")
+        store.complete(conn, client_id(client), "atomic", owner, appended.envelope.id, 201, {})
         raise RuntimeError("the process died before COMMIT")
 
     draft = Draft.new(id=str(uuid.uuid4()), requester=client_id(client),
@@ -251,7 +251,7 @@ def test_a_lost_claim_rolls_its_record_back(app: Litestar, client: Client) -> No
         conn.execute(update(idempotency_keys).values(owner="the-other-process"))
 
     def complete(conn: Connection, appended: Appended) -> None:
-        store.complete(conn, client_id(client), "stolen", owner, appended.envelope.id, 201, {}, b"{}")
+        store.complete(conn, client_id(client), "stolen", owner, appended.envelope.id, 201, {})
 
     draft = Draft.new(id=str(uuid.uuid4()), requester=client_id(client),
                       recommendation=services.advisor.assess(make_profile()), also_write=complete)

@@ -16,11 +16,13 @@ from pymerkle import verify_consistency as pymerkle_verify_consistency
 from sqlalchemy import select
 
 from advisor.api.deps import Services
-from advisor.audit.checkpoint import Checkpoint, verify_checkpoint
+from advisor.audit.checkpoint import Checkpoint, verify_checkpoint, verify_note
 from advisor.audit.merkle import ProofError, leaf_hash, root_of, verify_consistency, verify_inclusion
+from advisor.audit.record import signed_payload
 from advisor.audit.verify import load_keys
 from advisor.settings import Settings
 from advisor.store.tables import records
+from tests.factories import profile_dict
 from tests.signed_log import append_records, bump, rebuild_tree, rewrite_payload, tampering
 from tests.unit.test_merkle import pymerkle_accepts_inclusion
 
@@ -223,3 +225,43 @@ def test_a_listing_shows_failed_records_as_failed_without_their_values(settings:
         assert f"record {seq}" in items[seq]["integrity_problem"]
     assert {seq for seq, item in items.items() if item["integrity"] == "ok"} == set(range(1, COUNT + 1)) - {5, 6}
     assert "integrity_problem" not in items[7]
+
+
+def test_the_201_carries_the_assessment_once_with_a_compact_receipt(app: Litestar, client: Client) -> None:
+    """A portal verifies its 201 alone: the signed bytes rebuilt from the body are the leaf the receipt's
+    inclusion path leads from, to the root of the receipt's checkpoint, signed by the published key."""
+    for i in range(3):  # a few records, so the path is not empty
+        response = client.post("/assess", json=profile_dict(organization={"name": f"Org {i}"}))
+        assert response.status_code == 201
+    body = response.json()
+    receipt = body["receipt"]
+    assert len(msgspec.json.encode(receipt)) <= 2048
+    payload = signed_payload(response.content)
+    assert len(response.content) < len(payload) + 2048  # the assessment once, not twice
+    keys = load_keys(client.get("/.well-known/jwks.json").json())
+    _, size, root, _ = verify_note(receipt["checkpoint"], keys, app.state.services.settings.log_name)
+    assert size == receipt["tree_size"] >= receipt["seq"] == receipt["leaf_index"] + 1
+    path = b64s(receipt["inclusion_path"])
+    verify_inclusion(receipt["leaf_index"], size, leaf_hash(payload), path, root)
+    assert pymerkle_accepts_inclusion(receipt["leaf_index"], size, leaf_hash(payload), path, root)
+    assert client.get(response.headers["location"]).content == response.content  # GET: the same body
+
+
+def test_prefer_return_minimal_and_replays_rebuilt_from_the_record(app: Litestar, client: Client) -> None:
+    headers = {"Prefer": "respond-async, return=minimal", "Idempotency-Key": "minimal-1"}
+    first = client.post("/assess", json=profile_dict(), headers=headers)
+    assert first.status_code == 201
+    assert first.headers["preference-applied"] == "return=minimal"
+    body = first.json()
+    assert set(body) == {"id", "decision", "strength", "summary", "receipt"}
+    assert len(first.content) < 3000
+    assert first.headers["location"] == f"/assessments/{body['id']}"
+    full = client.get(first.headers["location"]).json()
+    assert {k: full[k] for k in body} == body
+    again = client.post("/assess", json=profile_dict(), headers={"Idempotency-Key": "minimal-1"})
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == body["id"]
+    assert again.json() == full  # the whole assessment this time: rebuilt from the stored record
+    with app.state.services.engine.connect() as conn:
+        kept = conn.exec_driver_sql("SELECT response_body, record_id FROM idempotency_keys").all()
+    assert [tuple(row) for row in kept] == [(None, body["id"])]  # no copy of the response is kept

@@ -59,13 +59,15 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_bytes())
 
 
-def read_checkpoint(path: Path) -> Any:
-    """A checkpoint file: the JSON ``advisor checkpoint`` writes, or a bare C2SP signed note."""
-    from advisor.audit.checkpoint import Checkpoint
-
+def read_checkpoint(path: Path) -> str:
+    """A checkpoint file's signed note: the JSON ``advisor checkpoint`` writes (this or the chain-only
+    format), or a bare C2SP signed note."""
     data = path.read_bytes()
     if data.lstrip().startswith(b"{"):
-        return msgspec.json.decode(data, type=Checkpoint)
+        note = json.loads(data).get("note")
+        if not isinstance(note, str):
+            raise ValueError(f"{path} has no signed note")
+        return note
     return data.decode("utf-8")
 
 
@@ -73,7 +75,7 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
     """Two checkpoints: prove from an RFC 9162 consistency proof alone that the newer log extends the older."""
     import base64
 
-    from advisor.audit.checkpoint import Checkpoint, CheckpointError, verify_note
+    from advisor.audit.checkpoint import CheckpointError, is_chain_format, verify_note
     from advisor.audit.merkle import ProofError, verify_consistency
     from advisor.audit.verify import JwksError, load_keys
 
@@ -92,8 +94,10 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 engine.dispose()
         keys = load_keys(jwks_doc)
-        heads = sorted((verify_note(n.note if isinstance(n, Checkpoint) else n, keys) for n in notes),
-                       key=lambda head: head[1])
+        if any(is_chain_format(note) for note in notes):
+            raise CheckpointError("a chain-format checkpoint (from before the Merkle tree) has no Merkle root: "
+                                  "verify the log against it with one --checkpoint")
+        heads = sorted((verify_note(note, keys) for note in notes), key=lambda head: head[1])
         (old_origin, old, old_root, _), (new_origin, new, new_root, _) = heads
         if old_origin != new_origin:
             raise CheckpointError(f"the checkpoints are of two logs: {old_origin!r} and {new_origin!r}")
@@ -143,7 +147,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print("cannot verify: give one checkpoint (to verify the log against it) or two (to prove the newer "
               "extends the older)", file=sys.stderr)
         return 2
-    from advisor.audit.checkpoint import Checkpoint, CheckpointError, checkpoint_of_note, verify_checkpoint
+    from advisor.audit.checkpoint import CheckpointError, anchor_of_note, verify_note
     from advisor.audit.verify import Anchor, JwksError, export_records, load_keys, verify_database, verify_records
 
     engine = None
@@ -167,11 +171,10 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             total, log_name = Repository(engine).head()[0], settings.log_name
         keys = load_keys(jwks_doc)
         if args.checkpoint:
-            found = read_checkpoint(Path(args.checkpoint[0]))
-            checkpoint = found if isinstance(found, Checkpoint) else checkpoint_of_note(found, keys)
-            anchors.append(verify_checkpoint(checkpoint, keys, log_name))
-            total = max(total or 0, checkpoint.size) or None
-            log_name = checkpoint.origin
+            note = read_checkpoint(Path(args.checkpoint[0]))
+            anchors.append(anchor_of_note(note, keys, log_name))
+            total = max(total or 0, anchors[-1].size) or None
+            log_name = verify_note(note, keys, log_name)[0]
     except (OSError, ValueError, JwksError, CheckpointError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         print(f"cannot verify: {exc}", file=sys.stderr)
         return 2

@@ -135,10 +135,19 @@ def verify_note(note: str, keys: dict[str, PublicKey], origin: str | None = None
     raise CheckpointError("the checkpoint is signed by no key the JWKS (or verifier key) lists")
 
 
-def checkpoint_of_note(note: str, keys: dict[str, PublicKey]) -> Checkpoint:
-    """The ``Checkpoint`` of a bare signed note (its fields read from the verified text)."""
-    origin, size, root, kid = verify_note(note, keys)
-    return Checkpoint(origin=origin, size=size, root_hash=root.hex(), key_id=kid, note=note)
+def is_chain_format(note: str) -> bool:
+    """A checkpoint of the chain-only log (before the Merkle tree): its third line is the chain's head hash,
+    and its text has ``timestamp`` and ``key`` extension lines. Still verifiable, against the chain."""
+    lines = parse_note(note)[0].split("\n")
+    return len(lines) == 6 and lines[3].startswith("timestamp ") and lines[4].startswith("key ")
+
+
+def anchor_of_note(note: str, keys: dict[str, PublicKey], origin: str | None = None) -> Anchor:
+    """What a signed checkpoint note vouches for: a Merkle root, or (chain format) the chain's head hash."""
+    _, size, root, _ = verify_note(note, keys, origin)
+    if is_chain_format(note):
+        return Anchor(size=size, hash=root.hex(), label="checkpoint (chain format)")
+    return Anchor(size=size, hash=None, label="checkpoint", root=root.hex())
 
 
 def verify_checkpoint(checkpoint: Checkpoint, keys: dict[str, PublicKey], origin: str | None = None) -> Anchor:

@@ -189,3 +189,34 @@ def test_two_checkpoints_prove_the_log_only_grew_or_show_the_rewrite(settings: S
     forked_head = advisor(settings, "verify", "--checkpoint", str(new), "--checkpoint", str(fork))
     assert forked_head.returncode == 1
     assert forked_head.stdout.startswith(f"problem: fork: two signed checkpoints of {settings.log_name} at size")
+
+
+@SQLITE
+def test_a_chain_format_checkpoint_from_before_the_tree_still_verifies(settings: Settings, services: Services,
+                                                                       tmp_path: Path) -> None:
+    """An auditor's checkpoint of the chain-only log (head hash, timestamp and key lines) keeps its meaning."""
+    import base64
+
+    from advisor.audit.checkpoint import DASH, note_key_hash
+    from advisor.audit.keys import load_key_dir
+
+    key = next(iter(load_key_dir(settings.keys_dir).values()))
+    size, head = services.repository.head()
+
+    def legacy(head_hash: str) -> Path:
+        text = (f"{settings.log_name}\n{size}\n{base64.b64encode(bytes.fromhex(head_hash)).decode()}\n"
+                f"timestamp 2026-12-01T00:00:00.000000Z\nkey {key.kid}\n")
+        blob = note_key_hash(settings.log_name, key.private_key.public_key()) + key.sign(text.encode())
+        path = tmp_path / f"{head_hash[:8]}.json"
+        path.write_text(json.dumps({"origin": settings.log_name, "size": size, "hash": head_hash,
+                                    "note": f"{text}\n{DASH} {settings.log_name} {base64.b64encode(blob).decode()}\n"}))
+        return path
+
+    ok = advisor(settings, "verify", "--quiet", "--checkpoint", str(legacy(head)))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    other = advisor(settings, "verify", "--quiet", "--checkpoint", str(legacy("ab" * 32)))
+    assert other.returncode == 1
+    assert "kind=truncated" in other.stdout
+    both = advisor(settings, "verify", "--checkpoint", str(legacy(head)), "--checkpoint", str(legacy(head)))
+    assert both.returncode == 2
+    assert "chain-format" in both.stderr

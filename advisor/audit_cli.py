@@ -83,6 +83,8 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
         notes = [read_checkpoint(Path(name)) for name in args.checkpoint]
         if args.jwks:
             jwks_doc = _read_json(Path(args.jwks))
+        elif args.vkey:
+            jwks_doc = jwks_of_verifier_key(args.vkey)
         else:
             from advisor.audit.keyring import jwks
             from advisor.store.database import make_engine
@@ -140,6 +142,33 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def jwks_of_verifier_key(text: str) -> dict[str, Any]:
+    """A one-key JWKS (no validity window) from a signed-note verifier key, given as text or as a file."""
+    from advisor.audit.checkpoint import parse_verifier_key
+    from advisor.audit.keys import public_jwk, thumbprint
+
+    path = Path(text)
+    _, public_key = parse_verifier_key(path.read_text() if path.is_file() else text)
+    jwk: dict[str, Any] = public_jwk(public_key)
+    return {"keys": [{**jwk, "kid": thumbprint(jwk), "alg": "EdDSA", "use": "sig"}]}
+
+
+def trusted_keys(args: argparse.Namespace, export: Path) -> tuple[Any, str]:
+    """The JWKS to verify an export with, and what it is, for the output: the caller's own, or (only when
+    asked) the one beside the export, which whoever re-signed the export could have replaced too."""
+    if args.jwks:
+        return _read_json(Path(args.jwks)), f"{args.jwks} (given with --jwks)"
+    if args.vkey:
+        return jwks_of_verifier_key(args.vkey), "the note verifier key given with --vkey"
+    bundled = default_jwks_path(export)
+    if not args.trust_bundled_keys:
+        raise ValueError("--file needs the keys to trust: --jwks with a JWKS from a trusted source (the "
+                         "service's /.well-known/jwks.json), --vkey with the published note verifier key, or "
+                         f"--trust-bundled-keys to use {bundled}")
+    return _read_json(bundled), (f"{bundled}, found beside the export (--trust-bundled-keys): a re-signed "
+                                 "export with its own keys would pass too")
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if args.checkpoint and len(args.checkpoint) == 2:
         return cmd_consistency(args, settings)
@@ -151,15 +180,16 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.verify import Anchor, JwksError, export_records, load_keys, verify_database, verify_records
 
     engine = None
+    trusted = ""
     try:
         anchors: list[Anchor] = []
         total: int | None = None
         log_name: str | None = None
         if args.file:
             export = Path(args.file)
-            jwks_doc = _read_json(Path(args.jwks) if args.jwks else default_jwks_path(export))
             if not export.is_file():
                 raise OSError(f"no export file {export}")
+            jwks_doc, trusted = trusted_keys(args, export)
         else:
             from advisor.audit.keyring import jwks
             from advisor.store.database import make_engine
@@ -196,7 +226,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         if engine is not None:
             engine.dispose()
     if result.problem is None:
-        print(f"ok: {result.records} records verified; head seq {result.last_seq} hash {result.last_hash}")
+        keys_note = f"; keys: {trusted}" if args.file else ""
+        print(f"ok: {result.records} records verified; head seq {result.last_seq} hash {result.last_hash}{keys_note}")
         return 0
     problem = result.problem
     print(f"problem: seq={problem.seq} kind={problem.kind}: {problem.detail}")
@@ -242,7 +273,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.audit.keyring import KeyRing
+    from advisor.audit.checkpoint import verifier_key
+    from advisor.audit.keyring import KeyRing, jwks
+    from advisor.audit.keys import public_key_from_jwk
     from advisor.store.database import make_engine
     from advisor.store.tree import current_checkpoint
 
@@ -250,6 +283,8 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     try:
         checkpoint = current_checkpoint(engine, KeyRing(settings.keys_dir, settings.signing_key_file),
                                         settings.log_name)
+        with engine.connect() as conn:
+            signer = next(k for k in jwks(conn)["keys"] if k["kid"] == checkpoint.key_id)
     finally:
         engine.dispose()
     output = Path(args.file)
@@ -258,6 +293,7 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     print(f"checkpoint of {checkpoint.origin} at size {checkpoint.size} written to {output}; keep it outside "
           "the database", file=sys.stderr)
     sys.stderr.write(checkpoint.note)
+    print(f"note verifier key: {verifier_key(checkpoint.origin, public_key_from_jwk(signer))}", file=sys.stderr)
     return 0
 
 
@@ -292,8 +328,12 @@ def add_audit_commands(sub: Any) -> None:
     verify.add_argument("--proof", metavar="FILE", help="with two checkpoints: the consistency proof (the body of "
                         "GET /audit/consistency) instead of one read from the database")
     verify.add_argument("--file", metavar="EXPORT", help="verify an `advisor export` file instead of the database")
-    verify.add_argument("--jwks", metavar="JWKS", help="the public keys to trust (default: the database's, or "
-                        "EXPORT's .jwks.json beside it)")
+    verify.add_argument("--jwks", metavar="JWKS", help="the public keys to trust (default: the database's; "
+                        "required with --file unless --trust-bundled-keys)")
+    verify.add_argument("--vkey", metavar="VKEY", help="with --file: the published signed-note verifier key "
+                        "(`advisor checkpoint` prints it), as text or a file, instead of --jwks")
+    verify.add_argument("--trust-bundled-keys", action="store_true", help="with --file and no --jwks: trust the "
+                        "JWKS beside the export (EXPORT with suffix .jwks.json); the output says so")
     verify.add_argument("--workers", type=int, default=None, help="processes checking records, this one included "
                         "(default: one per CPU)")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")

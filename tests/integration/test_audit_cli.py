@@ -13,6 +13,7 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from advisor.api.deps import Services
+from advisor.audit.checkpoint import parse_verifier_key
 from advisor.audit.keyring import jwks
 from advisor.audit.verify import verify_database
 from advisor.settings import PROJECT_ROOT, Settings
@@ -72,19 +73,34 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
         assert json.loads(jwks_file.read_text()) == jwks(conn)
     assert first["payload"] == stored  # exactly the signed bytes
 
-    clean = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint))
+    # The keys beside the export are whatever whoever wrote the export put there: not trusted unless asked.
+    unkeyed = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint))
+    assert unkeyed.returncode == 2
+    assert "--trust-bundled-keys" in unkeyed.stderr
+    bundled = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint),
+                      "--trust-bundled-keys")
+    assert bundled.returncode == 0, bundled.stdout + bundled.stderr
+    assert "found beside the export (--trust-bundled-keys)" in bundled.stdout
+    clean = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint), "--jwks",
+                    str(jwks_file))
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "(given with --jwks)" in clean.stdout
+    vkey = advisor(settings, "checkpoint", str(tmp_path / "again.json")).stderr.rsplit("note verifier key: ", 1)[1]
+    by_vkey = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint), "--vkey",
+                      vkey.strip())
+    assert by_vkey.returncode == 0, by_vkey.stdout + by_vkey.stderr
+    assert "verifier key given with --vkey" in by_vkey.stdout
     # The auditor's copy, cut short: only the checkpoint knows it was longer.
     export.write_text("\n".join(lines[:25]) + "\n")
     assert advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file)).returncode == 0
-    cut = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint))
+    cut = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint), "--jwks", str(jwks_file))
     assert cut.returncode == 1
     assert cut.stdout.startswith("problem: seq=26 kind=truncated")
     # One line edited.
     entry = json.loads(lines[6])
     entry["payload"] = entry["payload"].replace('"strength":"', '"strength":"x', 1)
     export.write_text("\n".join([*lines[:6], json.dumps(entry), *lines[7:]]) + "\n")
-    edited = advisor(settings, "verify", "--file", str(export))
+    edited = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
     assert edited.returncode == 1
     assert edited.stdout.startswith("problem: seq=7 kind=edited")
 
@@ -171,6 +187,10 @@ def test_two_checkpoints_prove_the_log_only_grew_or_show_the_rewrite(settings: S
     grown = advisor(settings, "verify", "--checkpoint", str(old), "--checkpoint", str(new))
     assert grown.returncode == 0, grown.stdout + grown.stderr
     assert grown.stdout.startswith(f"ok: the log of size {COUNT + 9} ")
+    vkey = advisor(settings, "checkpoint", str(tmp_path / "again.json")).stderr.rsplit("note verifier key: ", 1)[1]
+    assert parse_verifier_key(vkey)[0] == settings.log_name
+    by_vkey = advisor(settings, "verify", "--checkpoint", str(old), "--checkpoint", str(new), "--vkey", vkey.strip())
+    assert by_vkey.returncode == 0, by_vkey.stdout + by_vkey.stderr
     assert "no record read" in grown.stdout
     # A bare signed note (what other tlog tools exchange) works as well as our JSON form.
     (tmp_path / "old.note").write_text(json.loads(old.read_text())["note"])

@@ -1,7 +1,8 @@
 """The baseline for the signing overhead: ``POST /assess`` storing each record unsigned and unchained.
 
-Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert):
-only the hash, the Ed25519 signature and the chain head (read, link, update) are left out.
+Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert, the
+record read back for the 201): only the hash, the Ed25519 signature, the chain head (read, link,
+update), the Merkle tree and its signed checkpoint, and the read's integrity check and receipt are left out.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import anyio.to_thread
 from litestar import Litestar
 from sqlalchemy import Connection, func, insert, select
 
 from advisor import app as advisor_app
+from advisor.api import assess
+from advisor.api.deps import Services
 from advisor.audit.keyring import KeyRing, utc_now
 from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer, writer_process
@@ -49,8 +53,20 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
     return appended
 
 
+async def unsigned_served(services: Services, record_id: str, _minimal: bool) -> tuple[bytes, dict[str, str]]:
+    """The stored record read back as the real 201 reads it, without the integrity check or the receipt
+    (there is no tree, no checkpoint and no signature to put in one)."""
+
+    def read() -> bytes:
+        with services.engine.connect() as conn:
+            return str(conn.execute(select(records.c.payload).where(records.c.id == record_id)).scalar_one()).encode()
+
+    return await anyio.to_thread.run_sync(read), {}
+
+
 def create_app() -> Litestar:
     writer.append_batch = unsigned_batch  # type: ignore[assignment]  # ChainWriter looks it up per batch
+    assess.served = unsigned_served  # type: ignore[assignment]  # the handler looks it up per request
     writer_process.WriterProcess.child_module = "bench.unsigned_app"  # a writer process appends unsigned too
     return advisor_app.create_app()
 

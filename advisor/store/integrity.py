@@ -45,10 +45,13 @@ def with_leaf(*columns: Any) -> Any:
         merkle_nodes, and_(merkle_nodes.c.level == 0, merkle_nodes.c.idx == records.c.seq - 1)))
 
 
+_LATEST = select(tree_heads.c.size, tree_heads.c.root_hash, tree_heads.c.note).order_by(
+    tree_heads.c.size.desc()).limit(1)
+
+
 def latest_head(conn: Connection) -> Head | None:
     """The newest signed tree head (the last group commit's)."""
-    row = conn.execute(select(tree_heads.c.size, tree_heads.c.root_hash, tree_heads.c.note)
-                       .order_by(tree_heads.c.size.desc()).limit(1)).first()
+    row = conn.execute(_LATEST).first()
     return None if row is None else Head(int(row.size), bytes.fromhex(row.root_hash), str(row.note))
 
 

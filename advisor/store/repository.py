@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 
 from advisor.audit.integrity import listed_failure
 from advisor.audit.record import Receipt, StoredPayload, assessment_json
@@ -76,6 +76,12 @@ def assessment_of(row: Any, proven: Proven) -> bytes:
     return assessment_json(payload, bytes(payload.recommendation), receipt_of(payload, row, proven))
 
 
+# Built once: a record with its leaf (and, for an assessor, only its own).
+_RECORD = with_leaf(records.c.id, records.c.seq, records.c.payload, records.c.hash, records.c.jws).where(
+    records.c.id == bindparam("id"))
+_OWN_RECORD = _RECORD.where(records.c.requester == bindparam("requester"))
+
+
 class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -86,7 +92,7 @@ class Repository:
         Checked against the Merkle tree first: ``RecordIntegrityError`` rather than altered bytes.
         """
         with self.engine.connect() as conn:
-            found = self._checked(conn, record_id, requester, records.c.jws)
+            found = self._checked(conn, record_id, requester)
         return None if found is None else assessment_of(*found)
 
     def leaf(self, conn: Connection, record_id: str, requester: str | None = None) -> Proven | None:
@@ -95,12 +101,9 @@ class Repository:
         return None if found is None else found[1]
 
     @staticmethod
-    def _checked(conn: Connection, record_id: str, requester: str | None, *columns: Any) -> tuple[Any, Proven] | None:
-        c = records.c
-        query = with_leaf(c.id, c.seq, c.payload, c.hash, *columns).where(c.id == record_id)
-        if requester is not None:
-            query = query.where(c.requester == requester)
-        row = conn.execute(query).first()
+    def _checked(conn: Connection, record_id: str, requester: str | None) -> tuple[Any, Proven] | None:
+        query = _RECORD if requester is None else _OWN_RECORD
+        row = conn.execute(query, {"id": record_id, "requester": requester}).first()
         return None if row is None else (row, check_row(conn, row, latest_head(conn)))
 
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:

@@ -20,7 +20,6 @@ import msgspec
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.jws import detach, sign_compact
 from advisor.audit.keyring import KeyRing, utc_now
 from advisor.audit.merkle import leaf_hash
@@ -75,7 +74,6 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
     jws: str  # detached, as stored
     compact_jws: str  # with the payload attached
-    checkpoint: Checkpoint | None = None  # the signed tree head of the commit that stored it
 
 
 class StoreUnavailable(RuntimeError):
@@ -141,9 +139,7 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
                                  hash=digest, jws=jws, compact_jws=compact))
         prev = digest
     conn.execute(insert(records), rows)
-    # The commit's records join the Merkle tree and one signed checkpoint covers them all.
-    checkpoint = extend_tree(conn, first, leaves, key, log_name)
-    appended = [msgspec.structs.replace(result, checkpoint=checkpoint) for result in appended]
+    extend_tree(conn, first, leaves, key, log_name)  # the Merkle tree, and one signed checkpoint for the commit
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     for draft, result in zip(drafts, appended, strict=True):
         if draft.completion is not None:

@@ -84,11 +84,11 @@ PreferHeader = Annotated[str | None, HeaderParameter(
 class MinimalAssessment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The 201 body under ``Prefer: return=minimal`` (these members only: documented apart from a whole one)."""
 
-    id: str
-    decision: str
-    strength: str
-    summary: str
-    receipt: Receipt
+    id: Annotated[str, msgspec.Meta(description="The assessment's id (its URL is in Location)")]
+    decision: Annotated[str, msgspec.Meta(description="managed, self_hosted or hybrid")]
+    strength: Annotated[str, msgspec.Meta(description="mandatory, clear or marginal")]
+    summary: Annotated[str, msgspec.Meta(description="The recommendation in one paragraph")]
+    receipt: Annotated[Receipt, msgspec.Meta(description="The same receipt as the whole assessment's")]
 
 
 class _MinimalOf(msgspec.Struct, frozen=True, kw_only=True):

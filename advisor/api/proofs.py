@@ -14,6 +14,7 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
+from msgspec import Meta
 
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, READ_RESPONSES
@@ -34,22 +35,22 @@ def b64(data: bytes) -> str:
 class InclusionProof(msgspec.Struct, frozen=True, kw_only=True):
     """The record's leaf hash, its audit path, and the checkpoint whose root the path leads to."""
 
-    id: str
-    seq: int
-    leaf_index: int
-    tree_size: int
-    leaf_hash: str  # base64 of SHA-256(0x00 || the record's stored payload bytes)
-    inclusion_path: list[str]
-    checkpoint: Checkpoint
+    id: Annotated[str, Meta(description="The assessment's id")]
+    seq: Annotated[int, Meta(description="Its position in the log (from 1)")]
+    leaf_index: Annotated[int, Meta(description="Its RFC 9162 leaf index (seq - 1)")]
+    tree_size: Annotated[int, Meta(description="The size of the tree the proof is in")]
+    leaf_hash: Annotated[str, Meta(description="base64 SHA-256(0x00 || the record's stored signed bytes)")]
+    inclusion_path: Annotated[list[str], Meta(description="RFC 9162 inclusion proof: base64 hashes, leaf up")]
+    checkpoint: Annotated[Checkpoint, Meta(description="The signed checkpoint of the tree at tree_size")]
 
 
 class ConsistencyProof(msgspec.Struct, frozen=True, kw_only=True, rename={"first": "from", "second": "to"}):
     """RFC 9162 PROOF(from, D[to]) and the checkpoint at ``to`` (the one at ``from`` is the auditor's own)."""
 
-    first: int
-    second: int
-    consistency_path: list[str]
-    checkpoint: Checkpoint
+    first: Annotated[int, Meta(description="The older tree size")]
+    second: Annotated[int, Meta(description="The newer tree size")]
+    consistency_path: Annotated[list[str], Meta(description="RFC 9162 consistency proof: base64 hashes")]
+    checkpoint: Annotated[Checkpoint, Meta(description="The signed checkpoint of the tree at `to`")]
 
 
 def _unavailable(exc: Exception) -> Exception:

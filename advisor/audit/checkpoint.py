@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Annotated
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -34,11 +35,14 @@ DASH = "\u2014"
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     """The signed ``note`` is authoritative; the other fields repeat it for convenience."""
 
-    origin: str
-    size: int
-    root_hash: str  # hex; the note carries it in base64
-    key_id: str  # the RFC 7638 thumbprint of the signing key, as in the JWKS
-    note: str  # the C2SP signed note: the checkpoint text, a blank line, the signature line
+    origin: Annotated[str, msgspec.Meta(description="The log's name: the checkpoint's origin line and key name")]
+    size: Annotated[int, msgspec.Meta(description="The tree size: how many records the log held")]
+    root_hash: Annotated[str, msgspec.Meta(description="The RFC 9162 Merkle root (hex; base64 in the note)")]
+    key_id: Annotated[str, msgspec.Meta(
+        description="The signing key's RFC 7638 thumbprint (see /.well-known/jwks.json)")]
+    note: Annotated[str, msgspec.Meta(
+        description="What is signed and the signature: the C2SP tlog-checkpoint text (origin, size, base64 root), "
+        "a blank line and the signed-note signature line (authoritative)")]
 
 
 class CheckpointError(ValueError):

@@ -7,6 +7,7 @@ the signed bytes; the table's other columns are queryable copies checked against
 from __future__ import annotations
 
 import hashlib
+from typing import Annotated
 
 import msgspec
 
@@ -62,16 +63,20 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     ``inclusion_path`` leads from it to the root of ``checkpoint``, a C2SP signed note.
     """
 
-    seq: int
-    hash: str  # SHA-256 of the signed bytes (the chain link)
-    prev_hash: str
-    key_id: str
-    log: str
-    jws: str  # detached: "header..signature" (RFC 7515 appendix F)
-    leaf_index: int
-    tree_size: int | None = None  # None: no signed tree head covers the record yet (a log not migrated)
-    inclusion_path: list[str] | None = None  # base64, RFC 9162 order (leaf up)
-    checkpoint: str | None = None  # the signed note at ``tree_size``
+    seq: Annotated[int, msgspec.Meta(description="The record's position in the log (from 1)")]
+    hash: Annotated[str, msgspec.Meta(description="SHA-256 (hex) of the signed bytes: the chain link")]
+    prev_hash: Annotated[str, msgspec.Meta(description="The previous record's hash (64 zeros for the first)")]
+    key_id: Annotated[str, msgspec.Meta(description="The signing key's RFC 7638 thumbprint")]
+    log: Annotated[str, msgspec.Meta(description="The log's name, inside the signed bytes")]
+    jws: Annotated[str, msgspec.Meta(
+        description="Detached JWS (header..signature, RFC 7515 appendix F) over the signed bytes")]
+    leaf_index: Annotated[int, msgspec.Meta(description="The record's RFC 9162 leaf index (seq - 1)")]
+    tree_size: Annotated[int | None, msgspec.Meta(
+        description="The size of the tree the inclusion path is in; absent before the first signed tree head")] = None
+    inclusion_path: Annotated[list[str] | None, msgspec.Meta(
+        description="RFC 9162 inclusion proof, base64 hashes from the leaf up")] = None
+    checkpoint: Annotated[str | None, msgspec.Meta(
+        description="The C2SP signed note of the tree at tree_size: origin, size, base64 root, signature")] = None
 
 
 class Assessment(Recommendation, frozen=True, kw_only=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import Connection, Engine, Row, bindparam, select
@@ -35,7 +35,8 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     id: str
     seq: int
-    integrity: Literal["ok", "failed"]
+    integrity: Annotated[Literal["ok", "failed"], msgspec.Meta(
+        description="failed: the stored record is not what the log committed to; its values are not shown")]
     created_at: str | None
     requester: str | None
     organization: str | None
@@ -44,7 +45,7 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     rules_digest: str | None
     catalog_id: str | None
     hash: str | None
-    integrity_problem: str | None = None
+    integrity_problem: Annotated[str | None, msgspec.Meta(description="Why the record failed its check")] = None
 
 
 def summary_of(row: Any) -> Summary:

@@ -34,6 +34,7 @@ from advisor.audit.record import Columns, recommendation_bytes
 from advisor.costs.catalog import load_catalogs
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Recommendation
+from advisor.domain.regions import load_region_table
 from advisor.engine import RuleEngine
 from advisor.framing import frame, read_frame, restart_later, spawn_helper, split_frames, stop_helpers
 from advisor.rulebook import load_rulebook
@@ -47,7 +48,9 @@ _OK, _PROFILE_ERROR, _FAILED = 0, 1, 2
 
 def build_advisor(settings: Settings) -> Advisor:
     rulebook = load_rulebook(settings.rules_dir)
-    return Advisor(rulebook, RuleEngine(rulebook), load_catalogs(settings.catalogs_dir), settings.default_catalog)
+    regions = load_region_table((settings.rules_dir / "regions.toml").read_bytes())
+    return Advisor(rulebook, RuleEngine(rulebook), load_catalogs(settings.catalogs_dir), settings.default_catalog,
+                   regions)
 
 
 class Evaluated(NamedTuple):

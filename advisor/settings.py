@@ -20,7 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_url: str = "sqlite:///var/advisor.db"
     rules_dir: Path = PROJECT_ROOT / "rules"
     catalogs_dir: Path = PROJECT_ROOT / "rules" / "catalogs"
-    default_catalog: str = "sourced-2026-11"
+    default_catalog: str = "sourced-2026-12"
     keys_dir: Path = Path("var/keys")
     signing_key_file: Path | None = None  # an Ed25519 PEM given by the operator instead of keys_dir
     log_name: str = "llm-hosting-advisor"

@@ -16,6 +16,8 @@ Capability = Literal["small", "mid", "frontier"]
 VolumeCertainty = Literal["validation", "growing", "steady"]
 GpuProcurement = Literal["none", "cloud_reserved", "on_prem"]
 Staffing = Literal["full", "incremental"]
+Availability = Literal["business_hours", "24x7"]
+Provisioning = Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]
 OptionName = Literal["managed", "self_hosted", "hybrid"]
 OPTION_NAMES: tuple[OptionName, ...] = ("managed", "self_hosted", "hybrid")
 
@@ -46,6 +48,24 @@ class Workload(_Strict, frozen=True):
     capability: Capability = "mid"
     latency_p95_ms: Annotated[int, msgspec.Meta(gt=0, le=3_600_000)] | None = None
     volume_certainty: VolumeCertainty = "steady"
+    # Managed pricing levers: the share of input tokens read from a prompt cache, and the share of
+    # all tokens sent through a provider's batch API (asynchronous, about half price).
+    cached_input_share: Share = 0.0
+    batch_share: Share = 0.0
+    # The comparator the caller means: a catalog model id (or offering id) in use today, or the
+    # providers it would consider; without them the cheapest eligible model of the tier.
+    current_model: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9@/_.:-]{0,99}$")] | None = None
+    preferred_providers: Annotated[
+        tuple[Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")], ...],
+        msgspec.Meta(max_length=16, extra_json_schema=_UNIQUE),
+    ] = ()
+    # 24x7 needs a spare replica and an on-call rotation; business hours needs neither.
+    availability: Availability = "24x7"
+
+    def __post_init__(self) -> None:
+        if len(set(self.preferred_providers)) != len(self.preferred_providers):
+            raise ValueError("`preferred_providers` must not contain duplicates")
+        msgspec.structs.force_setattr(self, "preferred_providers", tuple(sorted(self.preferred_providers)))
 
 
 class Team(_Strict, frozen=True):
@@ -59,6 +79,7 @@ class Compliance(_Strict, frozen=True):
     baa_available: bool = False
     clinical_workflow: bool = False
     model_audit_required: bool = False
+    # Where data may be processed: region codes from GET /regions (a bloc allows every country in it).
     data_residency: Annotated[tuple[RegionCode, ...], msgspec.Meta(max_length=32, extra_json_schema=_UNIQUE)] = ()
 
     def __post_init__(self) -> None:
@@ -88,8 +109,12 @@ class Assumptions(_Strict, frozen=True):
 
     catalog: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
     staffing: Staffing = "full"
-    utilisation_target: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)] | None = None
+    utilisation_target: Annotated[float, msgspec.Meta(ge=0.05, le=1.0)] | None = None
     redundancy: Annotated[int, msgspec.Meta(ge=0, le=16)] | None = None
+    # Cloud only: pay for the diurnal average times a headroom instead of the peak, 24/7.
+    autoscaling: bool = False
+    # How cloud GPUs are bought; unset means reserved_1y with existing commitments, else on_demand.
+    provisioning: Provisioning | None = None
     overrides: Annotated[dict[AssumptionKey, Annotated[float, msgspec.Meta(ge=0, le=1e12)]],
                          msgspec.Meta(max_length=64)] = msgspec.field(default_factory=dict)
 

@@ -41,6 +41,23 @@ class LineItem(_Out, frozen=True):
     inputs: tuple[SourceRef, ...] = ()
 
 
+class Alternative(_Out, frozen=True):
+    """Another managed offering of the same tier, priced for the same profile."""
+
+    offering: str
+    model: str
+    open_weights: bool
+    monthly_usd: Decimal
+
+
+class LatencyCheck(_Out, frozen=True):
+    """Whether an option meets the profile's p95 latency need, and on what evidence."""
+
+    target_ms: int | None
+    met: bool | None  # None: no target, or no published evidence either way
+    evidence: str
+
+
 class OptionAssessment(_Out, frozen=True):
     eligible: bool
     excluded_by: tuple[str, ...]
@@ -50,6 +67,11 @@ class OptionAssessment(_Out, frozen=True):
     weeks_basis: str
     configuration: str
     unavailable_reason: str | None = None
+    # Where it runs: a region code from GET /regions, "on_prem", or "global" (no residency commitment).
+    region: str | None = None
+    variant: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    latency: LatencyCheck | None = None
 
 
 class Options(_Out, frozen=True):
@@ -79,6 +101,23 @@ class Versions(_Out, frozen=True):
     catalog_digest: str
 
 
+class BreakEvenRange(_Out, frozen=True):
+    """Break-even under the documented assumption bands: each end with the values that make it."""
+
+    low: int | None
+    high: int | None
+    low_basis: str
+    high_basis: str
+
+
+class Sensitivity(_Out, frozen=True):
+    """A single-factor change that would flip the decision, found by search over the same model."""
+
+    factor: str
+    flips_at: Decimal | None
+    basis: str
+
+
 class Recommendation(_Out, frozen=True):
     """The advice itself; equal profiles and versions give equal recommendations."""
 
@@ -90,6 +129,10 @@ class Recommendation(_Out, frozen=True):
     findings: tuple[Finding, ...]
     break_even_daily_tokens: int | None
     break_even_basis: str
+    break_even_range: BreakEvenRange
+    latency: str
+    sensitivity: tuple[Sensitivity, ...]
+    unknowns: tuple[str, ...]
     risks: tuple[str, ...]
     next_steps: tuple[str, ...]
     versions: Versions

@@ -14,6 +14,10 @@ Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 Scalar = bool | int | float | str
 Clause = dict[str, Scalar | dict[Operator, Scalar]]
 
+# Hybrid routing comes in two variants; a rule may exclude one of them only (see ``hybrid_variants``).
+HybridVariant = Literal["self_hosted_small", "managed_small"]
+HYBRID_VARIANTS: tuple[HybridVariant, ...] = ("self_hosted_small", "managed_small")
+
 RuleId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2,5}-[A-Z0-9-]{2,40}$")]
 
 
@@ -26,6 +30,12 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
     ``decisive`` wins whenever the option is eligible), cost (adds the catalog line item
     ``cost_item``), risk (adds the rationale as a risk), timeline (adds ``weeks_item`` weeks
     to time to production), info (explains, changes nothing).
+
+    ``hybrid_variants`` narrows an exclusion to those hybrid variants (a rule that names
+    ``hybrid`` in ``options`` excludes every variant). ``unless_sole`` makes an exclusion
+    apply only while at least one of the named options stays eligible without it: checklist
+    item 2 rules out self-hosting for a team that cannot run it, but not where nothing else is
+    allowed.
     """
 
     id: RuleId
@@ -42,6 +52,8 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
     decisive: bool = False
     cost_item: str | None = None
     weeks_item: str | None = None
+    hybrid_variants: tuple[HybridVariant, ...] = ()
+    unless_sole: tuple[OptionName, ...] = ()
 
 
 class Rulebook(msgspec.Struct, frozen=True, kw_only=True):

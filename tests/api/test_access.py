@@ -57,7 +57,7 @@ def app_routes(app: Litestar) -> set[tuple[str, str]]:
 
 
 def request(client: Client, method: str, path: str, record_id: str) -> int:
-    concrete = path.format(record_id=record_id, catalog_id="sourced-2026-11", client_id="cl-0000000000000000")
+    concrete = path.format(record_id=record_id, catalog_id="sourced-2026-12", client_id="cl-0000000000000000")
     if method == "POST" and path == "/assess":
         return client.post(concrete, json=profile_dict()).status_code
     if method == "POST" and path == "/clients":

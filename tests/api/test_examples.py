@@ -125,4 +125,4 @@ def test_findings_explain_each_rule(client: TestClient[Litestar]) -> None:
     assert audit["encodes"].startswith("Checklist 4")
     assert audit["rationale"]
     assert result["versions"]["rules_digest"].startswith("sha256:")
-    assert result["versions"]["catalog_id"] == "sourced-2026-11"
+    assert result["versions"]["catalog_id"] == "sourced-2026-12"

@@ -37,7 +37,7 @@ def test_rules_are_served_with_their_sources(client: TestClient[Litestar]) -> No
 
 def test_catalogs_list_and_detail(client: TestClient[Litestar]) -> None:
     listing = {c["id"]: c for c in client.get("/catalogs").json()}
-    assert listing["sourced-2026-11"]["default"]
+    assert listing["sourced-2026-12"]["default"]
     assert listing["article-2026-05"]["preset"]
     detail = client.get("/catalogs/sourced-2026-11").json()
     assert all(m["source"] and m["as_of"] for m in detail["catalog"]["managed_models"])

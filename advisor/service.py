@@ -95,8 +95,7 @@ class Advisor:
         try:
             return Resolved(loaded, profile)
         except AssumptionError as exc:
-            field = exc.key if exc.key in ("utilisation_target",) else f"overrides.{exc.key}"
-            raise ProfileError(f"assumptions.{field}", exc.message) from exc
+            raise ProfileError(f"assumptions.{exc.field}", exc.message) from exc
 
     def fact(self, profile: Profile) -> dict[str, object]:
         """The flat fact the rule engine sees for this profile (the catalog answers residency)."""
@@ -191,7 +190,12 @@ def _sensitivity(run: PricingRun, decision: Decision) -> tuple[Sensitivity, ...]
     for other in others:
         for factor, what in (("managed", "managed token prices"), ("gpu", "GPU and server prices")):
             f = flip_factor(run, chosen, other, factor)
-            if f is None or f == 1:
+            if f == 1:
+                continue
+            if f is None:
+                found.append(Sensitivity(factor=f"{factor}_prices:{other}", flips_at=None, basis=(
+                    f"no change in {what} alone (x0.01 to x100) makes {LABELS[other]} cost the same as "
+                    f"{LABELS[chosen]} at this volume")))
                 continue
             move = f"{'up' if f > 1 else 'down'} {abs(f - 1) * 100:.0f}%"
             found.append(Sensitivity(factor=f"{factor}_prices:{other}", flips_at=f, basis=(

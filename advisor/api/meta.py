@@ -16,6 +16,7 @@ from advisor.audit.keyring import jwks
 from advisor.auth.middleware import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
+from advisor.domain.regions import Region
 from advisor.domain.rules import Rule
 from advisor.store.database import current_revision, head_revision
 
@@ -49,6 +50,12 @@ class CatalogSummary(msgspec.Struct, frozen=True, kw_only=True):
 class CatalogDocument(msgspec.Struct, frozen=True, kw_only=True):
     digest: str
     catalog: Catalog
+
+
+class RegionsDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """Codes accepted in ``compliance.data_residency``; a bloc allows every country whose parent it is."""
+
+    regions: tuple[Region, ...]
 
 
 class MetaController(Controller):
@@ -97,6 +104,11 @@ class MetaController(Controller):
         if loaded is None:
             raise NotFoundException(f"no catalog {catalog_id}")
         return CatalogDocument(digest=loaded.digest, catalog=loaded.data)
+
+    @get("/regions", summary="Region codes for data residency: countries inside blocs", tags=["reference"],
+         operation_id="listRegions", opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
+    async def regions(self, services: ServicesDep) -> RegionsDocument:
+        return RegionsDocument(regions=services.advisor.regions.regions)
 
     @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
          exclude_from_auth=True, security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="jwks")

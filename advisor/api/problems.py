@@ -87,7 +87,8 @@ def from_validation(exc: ValidationException) -> ProblemDetailsException:
 
 
 def from_profile_error(exc: ProfileError) -> ProblemDetailsException:
-    return problem(422, "unknown-reference", "Unknown reference in profile", f"{exc.message} at `{exc.field}`",
+    return problem(422, "unknown-reference", "Profile names something unknown, out of range or unpriceable",
+                   f"{exc.message} at `{exc.field}`",
                    field=exc.field)
 
 

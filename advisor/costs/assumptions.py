@@ -20,9 +20,9 @@ BandEnd = Literal["low", "high"]
 class AssumptionError(ValueError):
     """An override names an unknown assumption or lies outside its allowed range."""
 
-    def __init__(self, key: str, message: str) -> None:
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
-        self.key = key
+        self.field = field  # under profile.assumptions
         self.message = message
 
 
@@ -36,23 +36,25 @@ class Resolved:
         self._by_id: dict[str, Assumption] = {a.id: a for a in self.catalog.assumptions}
         overrides: dict[str, Decimal] = {}
         for key, value in profile.assumptions.overrides.items():
-            overrides[key] = self._checked(key, Decimal(repr(value)))
+            overrides[key] = self._checked(key, Decimal(repr(value)), f"overrides.{key}")
         a = profile.assumptions
         if a.utilisation_target is not None:
-            overrides["utilisation_target"] = self._checked("utilisation_target", Decimal(repr(a.utilisation_target)))
+            overrides["utilisation_target"] = self._checked("utilisation_target", Decimal(repr(a.utilisation_target)),
+                                                            "utilisation_target")
         if a.redundancy is not None:
-            overrides["redundancy_spare_replicas"] = self._checked("redundancy_spare_replicas", Decimal(a.redundancy))
+            overrides["redundancy_spare_replicas"] = self._checked("redundancy_spare_replicas", Decimal(a.redundancy),
+                                                                   "redundancy")
         self._overrides = overrides
         self.profile = profile
         self._band = dict(band or {})
 
-    def _checked(self, key: str, value: Decimal) -> Decimal:
+    def _checked(self, key: str, value: Decimal, field: str) -> Decimal:
         entry = self._by_id.get(key)
         if entry is None:
-            raise AssumptionError(key, f"unknown assumption {key!r} in catalog {self.catalog.catalog.id}; "
+            raise AssumptionError(field, f"unknown assumption {key!r} in catalog {self.catalog.catalog.id}; "
                                        "see GET /catalogs/{id} for the assumptions and their ranges")
         if not (value.is_finite() and entry.min <= value <= entry.max):
-            raise AssumptionError(key, f"{key} must be between {entry.min} and {entry.max} {entry.unit}, got {value}")
+            raise AssumptionError(field, f"{key} must be between {entry.min} and {entry.max} {entry.unit}, got {value}")
         return value
 
     def with_band(self, band: Mapping[str, Decimal]) -> Resolved:

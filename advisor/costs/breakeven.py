@@ -79,10 +79,25 @@ def break_even(run: PricingRun) -> BreakEven:
         f" every larger volume: {usd(sh_cost)} vs {usd(m_cost)} per month there"))
 
 
+def _relevant(run: PricingRun, assumption_id: str) -> bool:
+    """Does this assumption enter this profile's self-hosted or managed price at all?"""
+    owned = run.sizer.owned_only or run.profile.infrastructure.gpu_procurement == "on_prem"
+    if assumption_id.startswith("onprem_"):
+        return owned
+    discount = {"reserved_1y_discount": "reserved_1y", "reserved_3y_discount": "reserved_3y", "spot_discount": "spot"}
+    if assumption_id in discount:
+        return run.sizer.provisioning == discount[assumption_id] and not run.sizer.owned_only
+    if assumption_id == "oncall_min_fte":
+        return run.profile.workload.availability == "24x7"
+    if assumption_id == "autoscale_headroom":
+        return run.sizer.autoscaling
+    return assumption_id != "fte_hybrid"
+
+
 def _band(run: PricingRun, favour: bool) -> dict[str, Decimal]:
     chosen: dict[str, Decimal] = {}
     for entry in run.a.catalog.assumptions:
-        if entry.low is None or entry.high is None or run.a.overridden(entry.id):
+        if entry.low is None or entry.high is None or run.a.overridden(entry.id) or not _relevant(run, entry.id):
             continue
         high = entry.id in _HIGH_FAVOURS_SELF_HOSTING
         chosen[entry.id] = entry.high if high == favour else entry.low

@@ -118,13 +118,27 @@ class PricingRun:
         return self._sustained[key]
 
     def _useful(self, plans: list[Plan], base_item: str) -> list[Plan]:
+        """The plans that are cheapest at some volume of a fixed sample (a quick float estimate)."""
         if len(plans) <= 3:
             return plans
+        a, sizer = self.a, self.sizer
+        salary = float(a.value("engineer_annual_usd") * a.value("loaded_cost_multiplier") / 12)
+        base, per_node = float(a.value(base_item)), float(a.value("fte_per_node"))
+        floor = float(a.value("oncall_min_fte")) if self.profile.workload.availability == "24x7" else 0.0
+        ops = float(a.value("ops_overhead_per_node_monthly_usd"))
+        spare, peak = sizer.spare, float(sizer.peak_ratio)
+        shapes = [(float(sizer.replica_tok_s(p)) * 86_400 / peak, float(p.pack), float(p.unit_monthly),
+                   p.unit_gpus) for p in plans]
         keep: set[int] = set()
-        ops = ("ops_overhead_monthly_usd",)
-        for v in GRID[::2]:
-            amounts = [self._fleet_amount(self.sizer.size(p, v), base_item, ops) for p in plans]
-            keep.add(min(range(len(plans)), key=lambda i: (amounts[i], i)))
+        for v in (float(g) for g in GRID[::2]):
+            best, best_i = math.inf, 0
+            for i, (per_replica, pack, monthly, gpus) in enumerate(shapes):
+                units = math.ceil((max(1, math.ceil(v / per_replica)) + spare) / pack)
+                nodes = math.ceil(units * gpus / 8)
+                amount = units * monthly + max(base + per_node * nodes, floor) * salary + ops * nodes
+                if amount < best:
+                    best, best_i = amount, i
+            keep.add(best_i)
         return [p for i, p in enumerate(plans) if i in keep]
 
     def rebuilt(self, *, band: Mapping[str, Decimal] | None = None, managed_factor: Decimal | None = None,

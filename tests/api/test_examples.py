@@ -86,11 +86,16 @@ def test_air_gapped_names_staffing_and_lead_time_as_risks(client: TestClient[Lit
     assert set(result["options"]["managed"]["excluded_by"]) >= {"OVR-AIR-GAPPED", "OVR-GOVERNMENT"}
 
 
-def test_hipaa_with_baa_carries_a_compliance_line_item(client: TestClient[Litestar]) -> None:
+def test_hipaa_with_baa_is_priced_only_on_a_platform_that_signs_one(client: TestClient[Litestar]) -> None:
     result = assess(client, EXAMPLES[3][1])
-    categories = [item["category"] for item in result["options"]["managed"]["line_items"]]
-    assert "baa_compliance" in categories
-    assert result["options"]["managed"]["eligible"]
+    managed = result["options"]["managed"]
+    assert managed["eligible"]
+    offering = managed["configuration"].removeprefix("managed API: ")
+    catalog = client.get("/catalogs/sourced-2026-12").json()["catalog"]
+    platform = next(o["platform"] for o in catalog["managed_offerings"] if o["id"] == offering)
+    assert next(p for p in catalog["platforms"] if p["id"] == platform)["baa"] == "yes"
+    # No invented BAA charge: a cost line appears only where a vendor publishes one (none does).
+    assert "baa_compliance" not in [item["category"] for item in managed["line_items"]]
 
 
 def test_self_hosted_mandate_without_staff_puts_the_staffing_gap_first(client: TestClient[Litestar]) -> None:

@@ -20,7 +20,7 @@ from advisor.api.deps import ServicesDep
 from advisor.api.idempotency import IdempotencyKey, assess_idempotently
 from advisor.api.openapi_docs import ASSESS_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
-from advisor.api.strict_json import exact_integers
+from advisor.api.strict_json import BODY_OPT, exact_integers
 from advisor.audit.record import Assessment
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
@@ -88,7 +88,7 @@ class AssessController(Controller):
         responses=ASSESS_RESPONSES,
         operation_id="assess",
         operation_class=AssessOperation,
-        opt=allow(ASSESS),
+        opt={**allow(ASSESS), BODY_OPT: Profile},
     )
     async def assess(self, request: Request[Any, Any, Any], services: ServicesDep,
                      idempotency_key: IdempotencyKey = None) -> Response[Assessment]:

@@ -31,6 +31,13 @@ PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"
 _PATH = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`)?$", re.S)
 
 
+class FieldError(msgspec.Struct, frozen=True, kw_only=True):
+    """One invalid field of a request, in a problem's ``errors`` list."""
+
+    field: str
+    detail: str
+
+
 class Problem(msgspec.Struct, kw_only=True):
     """RFC 9457 problem details, as this service sends them (documented in OpenAPI)."""
 
@@ -40,13 +47,17 @@ class Problem(msgspec.Struct, kw_only=True):
     detail: str
     field: str | None = None
     instance: str | None = None
+    errors: list[FieldError] | None = None
 
 
 def problem(status: int, slug: str, title: str, detail: str, *, field: str | None = None,
-            headers: dict[str, str] | None = None) -> ProblemDetailsException:
+            headers: dict[str, str] | None = None, errors: list[FieldError] | None = None
+            ) -> ProblemDetailsException:
     extra: dict[str, Any] = {}
     if field is not None:
         extra["field"] = field
+    if errors:  # RFC 9457 extension member: every invalid field at once, not only the first
+        extra["errors"] = [{"field": e.field, "detail": e.detail} for e in errors]
     return ProblemDetailsException(status_code=status, type_=PROBLEM_BASE + slug, title=title, detail=detail,
                                    extra=extra or None, headers=headers)
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.evaluators import EvaluatorUnavailable
 from advisor.service import ProfileError
-from advisor.store.writer import CommitUnknown, StoreUnavailable
+from advisor.store.writer import CommitUnknown, RecordRefused, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"
@@ -115,6 +115,12 @@ def from_store_unavailable(exc: StoreUnavailable) -> ProblemDetailsException:
                    "The recommendation could not be stored; nothing was saved. Retry later.", headers=RETRY_AFTER)
 
 
+def from_record_refused(_exc: RecordRefused) -> ProblemDetailsException:
+    return problem(422, "record-refused", "Record refused",
+                   "The database refused this recommendation's data; nothing was stored, and the same request "
+                   "would be refused again.")
+
+
 def from_evaluator_unavailable(exc: EvaluatorUnavailable) -> ProblemDetailsException:
     log.warning("evaluator unavailable: %s", exc)
     return problem(503, "evaluator-unavailable", "Evaluator unavailable",
@@ -167,6 +173,7 @@ def problem_plugin() -> ProblemDetailsPlugin:
             ValidationException: from_validation,
             ProfileError: from_profile_error,
             StoreUnavailable: from_store_unavailable,
+            RecordRefused: from_record_refused,
             EvaluatorUnavailable: from_evaluator_unavailable,
             DBAPIError: from_database_error,
             PoolTimeout: from_pool_timeout,

@@ -40,7 +40,8 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=pool_size or settings.db_pool_size, max_overflow=8)
+                               pool_size=pool_size or settings.db_pool_size, max_overflow=8,
+                               hide_parameters=not settings.log_bodies)
         synchronous = settings.sqlite_synchronous
 
         @event.listens_for(engine, "connect")
@@ -61,8 +62,10 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    # Without body logging, errors never carry statement parameters (other clients' data) into a log line.
     return create_engine(url, pool_size=pool_size or settings.db_pool_size, max_overflow=8,
-                         pool_pre_ping=True, connect_args=postgres_connect_args(url))
+                         pool_pre_ping=True, connect_args=postgres_connect_args(url),
+                         hide_parameters=not settings.log_bodies)
 
 
 # A session idle inside a transaction (a replica frozen or cut off while holding the chain-head

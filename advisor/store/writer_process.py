@@ -41,6 +41,7 @@ from advisor.store.writer import (
     Completion,
     Draft,
     DraftRejected,
+    RecordRefused,
     StoreUnavailable,
     commit_batch,
 )
@@ -123,9 +124,10 @@ def _error(kind: int, body: Any) -> Exception:
     if kind == _COMMIT_UNKNOWN:
         return CommitUnknown(message)
     if kind == _REJECTED:
-        from advisor.store.idempotency import LeaseLost  # the only rejection a draft can carry today
+        from advisor.store.idempotency import LeaseLost
 
-        return LeaseLost(message) if name == "LeaseLost" else DraftRejected(message)
+        rejections = {"LeaseLost": LeaseLost, "RecordRefused": RecordRefused}
+        return rejections.get(name, DraftRejected)(message)
     return StoreUnavailable(message)
 
 

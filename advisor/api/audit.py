@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,9 +14,10 @@ from sqlalchemy import select
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
+from advisor.api.rfc3339 import parse_rfc3339
 from advisor.audit.checkpoint import Checkpoint, current_checkpoint
 from advisor.audit.keyring import SigningUnavailable, jwks
-from advisor.audit.verify import RecordVerification, load_keys, parse_time, record_from_row, verify_one
+from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.store.repository import ListFilter, Summary
 from advisor.store.tables import chain_head, records
@@ -55,11 +55,10 @@ def stored_time(value: str | None, field: str) -> str | None:
     if value is None:
         return None
     try:
-        moment = parse_time(value)
-    except ValueError:
-        raise invalid_field("expected an RFC 3339 date-time with an offset, e.g. 2026-01-31T00:00:00Z",
-                            field) from None
-    return moment.astimezone(UTC).strftime(STORED_TIME)
+        moment = parse_rfc3339(value)
+    except ValueError as exc:
+        raise invalid_field(f"expected an RFC 3339 date-time with an offset: {exc}", field) from None
+    return moment.strftime(STORED_TIME)
 
 
 def parse_cursor(cursor: str | None) -> int | None:

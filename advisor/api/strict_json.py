@@ -44,6 +44,7 @@ _PARSED_STATE = "strict_json_value"
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string (unrolled: no backtracking blow-up)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _MAX_DETAIL = 160
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 def _reject_constant(name: str) -> Any:
@@ -222,9 +223,14 @@ def screen_query(request: Request[Any, Any, Any]) -> None:
     for name, values in request.query_params.dict().items():
         for value in (name, *values):
             refuse_unstorable(name, value, "Query parameter")
-        if len(values) > 1 and name in declared:
+        if name not in declared:
+            continue
+        if len(values) > 1:
             raise problem(400, "duplicate-field", "Duplicate field",
                           f"Query parameter `{name}` is given {len(values)} times; give it once", field=name)
+        if declared[name].is_subclass_of(int) and not _INTEGER.fullmatch(values[0]):  # not 1e2, 100.0, " 1"
+            raise problem(400, "invalid-field", "Invalid request field",
+                          f"Query parameter `{name}` must be an integer in decimal digits", field=name)
 
 
 async def screen_request(request: Request[Any, Any, Any]) -> None:

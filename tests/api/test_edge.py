@@ -103,3 +103,41 @@ def test_one_invalid_field_still_has_its_errors_list(client: Client) -> None:
     response = client.post("/assess", json=profile_dict(workload={"daily_tokens": "100"}))
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == ["workload.daily_tokens"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("value", [
+    "9999-12-31T23:59:59-23:59",  # past year 9999 in UTC: was an OverflowError (500)
+    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    "2026-W01-1T00:00:00Z",  # ISO week date
+    "20260101T000000Z",  # compact form
+    "2026-01-01 00:00:00Z",  # a space for T
+    "2026-01-01T00:00:00",  # no offset
+    "2026-01-01T00:00:00Z\n",  # trailing newline
+    "2026-01-01T00:00:00+24:00",  # offset out of range
+    "2026-02-30T00:00:00Z",  # no such day
+    "\u0662\u0660\u0662\u0666-01-01T00:00:00Z",  # not ASCII digits
+])
+def test_created_bounds_are_strict_rfc_3339(client_as: Callable[..., Client], value: str) -> None:
+    for field in ("created_from", "created_to"):
+        response = client_as("reviewer").get("/assessments", params={field: value})
+        assert response.status_code == 400, (value, response.text)
+        assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("value", ["2026-01-01T00:00:00Z", "2026-01-01t00:00:00z",
+                                   "2026-01-01T00:00:00.123456789+05:30", "9999-12-31T23:59:59Z",
+                                   "0001-01-01T00:00:00-01:00"])
+def test_rfc_3339_bounds_are_accepted(client_as: Callable[..., Client], value: str) -> None:
+    response = client_as("reviewer").get("/assessments", params={"created_from": value})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("value", ["1e2", "100.0", " 5", "+5", "0x10", "\u0665"])  # the last: ARABIC-INDIC DIGIT FIVE
+def test_integer_query_parameters_are_integers(client_as: Callable[..., Client], value: str) -> None:
+    response = client_as("reviewer").get("/assessments", params={"limit": value})
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "limit"
+    assert client_as("reviewer").get("/assessments", params={"limit": "5"}).status_code == 200

@@ -3,6 +3,7 @@ leave one admin, and the loser hears 409 (not 503)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ def test_two_admins_revoking_each_other_leave_one(app: Litestar) -> None:
     for trial in range(TRIALS):  # each trial: the two active admins revoke each other at once
         other, _ = store.create(f"admin-{trial + 1}", Role.ADMIN)
         pair = (survivor, other)
-        outcomes = race([lambda c=c: store.revoke(c.id) for c in pair])
+        outcomes = race([functools.partial(store.revoke, c.id) for c in pair])
         assert sum(isinstance(o, LastAdmin) for o in outcomes) == 1, outcomes
         assert not any(isinstance(o, Exception) and not isinstance(o, LastAdmin) for o in outcomes), outcomes
         with app.state.services.engine.connect() as conn:
@@ -51,8 +52,8 @@ def test_the_loser_of_a_revocation_race_over_http_gets_409(app: Litestar, client
     for trial in range(TRIALS // 2):
         b, key_b = store.create(f"http-b-{trial}", Role.ADMIN)
         calls = [(b.id, key_a), (a.id, key_b)]  # each admin revokes the other
-        responses = race([lambda target=target, key=key: client.post(
-            f"/clients/{target}/revoke", headers={"Authorization": f"Bearer {key}"}) for target, key in calls])
+        responses = race([functools.partial(client.post, f"/clients/{target}/revoke",
+                                            headers={"Authorization": f"Bearer {key}"}) for target, key in calls])
         statuses = sorted(r.status_code for r in responses)
         # The winner 200; the loser 409, or 401 when its own key was already revoked as it authenticated.
         assert statuses in ([200, 401], [200, 409]), [r.text for r in responses]

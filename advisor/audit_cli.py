@@ -102,7 +102,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                                      progress=progress)
         else:
             result = verify_records(export_records(Path(args.file)), jwks_doc, log_name=log_name, anchors=anchors,
-                                    workers=args.workers, progress=progress)
+                                    workers=args.workers, progress=progress,
+                                    reread=lambda: export_records(Path(args.file)))
     finally:
         if progress is not None:
             bar.close()

@@ -121,7 +121,7 @@ class AuditController(Controller):
         return verify_one(record_from_row(row), keys, services.settings.log_name,
                           predecessor_hash=None if before is None else str(before.hash),
                           successor_prev_hash=None if after is None else str(after.prev_hash),
-                          head_seq=head_seq)
+                          successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
 
     @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint style)",
          description="The log's size and head hash now, signed with the active key. Keep it outside the "

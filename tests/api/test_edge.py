@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -141,3 +142,17 @@ def test_integer_query_parameters_are_integers(client_as: Callable[..., Client],
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "limit"
     assert client_as("reviewer").get("/assessments", params={"limit": "5"}).status_code == 200
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_two_authorization_headers_are_400(app: Litestar, client: Client,
+                                          client_as: Callable[..., Client]) -> None:
+    key = client.headers["Authorization"]
+    anonymous = client_as(None)
+    request = anonymous.build_request("GET", "/rules")
+    request.headers = httpx.Headers([*request.headers.multi_items(), ("Authorization", key),
+                                     ("Authorization", "Bearer adv_other")])
+    response = anonymous.send(request)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "Authorization"
+    assert client.get("/rules").status_code == 200

@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that only read or change an existing database: they never create one.
+NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -135,5 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, msgspec.ValidationError) as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
-    code: int = args.func(args, settings)
+    from advisor.store.database import NoDatabase, require_database
+
+    try:
+        if args.command in NEEDS_DATABASE and not (args.command == "verify" and args.file):
+            require_database(settings)
+        code: int = args.func(args, settings)
+    except NoDatabase as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `advisor assess x.json | head`: the reader left; nothing to say, nobody to say it to
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's own flush at exit does not fail again
+        return 141  # 128 + SIGPIPE, as a shell tool killed by it would report
     return code

@@ -34,6 +34,25 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class NoDatabase(RuntimeError):
+    """A command that reads the database found none (it never creates one: ``advisor migrate`` does)."""
+
+
+def require_database(settings: Settings) -> None:
+    """Raise :class:`NoDatabase` naming where it looked when a SQLite database file does not exist.
+
+    Only ``serve`` and ``migrate`` create a database; any other command would otherwise leave an
+    empty file behind (wherever it was run from) and fail later with a SQL error.
+    """
+    url = make_url(normalise_url(settings.database_url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    if not path.is_file():
+        raise NoDatabase(f"no database at {path.resolve()} (ADVISOR_DATABASE_URL={settings.database_url}); "
+                         "create it with `advisor migrate`, or run from the directory that holds var/")
+
+
 def private_sqlite_files(database: Path) -> None:
     """The database directory 0700 when this creates it, the database file 0600 from its creation.
 

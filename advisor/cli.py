@@ -56,7 +56,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("advisor").info("LLM Hosting Advisor on http://%s:%s (docs at /docs), database %s", args.host,
                                       args.port, make_url(settings.database_url).render_as_string(hide_password=True))
     uvicorn.run("advisor.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=settings.log_level.lower(), access_log=False, log_config=log_config)
+                log_level=settings.log_level.lower(), access_log=False, log_config=log_config,
+                http="advisor.server:DeadlineHttpProtocol", timeout_keep_alive=settings.keep_alive_timeout_seconds,
+                limit_concurrency=settings.max_connections)
     return 0
 
 

@@ -83,8 +83,9 @@ class AssessController(Controller):
         summary="Assess an organisation profile",
         description="Fires the decision rules, prices every option, signs and stores the recommendation. "
         "201 is sent only after the record is durably committed.",
+        # ``value`` only gives the header its schema (a string): OpenAPI requires one.
         response_headers=[ResponseHeader(name="Location", description="URL of the stored assessment",
-                                         documentation_only=True)],
+                                         value="/assessments/{id}", documentation_only=True)],
         responses=ASSESS_RESPONSES,
         operation_id="assess",
         operation_class=AssessOperation,

@@ -27,8 +27,10 @@ STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how created_at is stored (UTC, fixed wi
 
 
 class AssessmentPage(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[Summary]
-    next_cursor: str | None  # pass as ``cursor`` for the next (older) page; null on the last page
+    items: Annotated[list[Summary], msgspec.Meta(description="This page's assessments, newest first")]
+    # pass as ``cursor`` for the next (older) page; null on the last page
+    next_cursor: Annotated[str | None, msgspec.Meta(
+        description="Pass as `cursor` to get the next (older) page; null on the last page")]
 
 
 def requester_scope(request: Request[Any, Any, Any]) -> str | None:

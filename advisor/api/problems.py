@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
@@ -34,20 +34,26 @@ _PATH = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`
 class FieldError(msgspec.Struct, frozen=True, kw_only=True):
     """One invalid field of a request, in a problem's ``errors`` list."""
 
-    field: str
-    detail: str
+    field: Annotated[str, msgspec.Meta(
+        description="The field's path, e.g. `workload.daily_tokens` or `compliance.regimes[0]`")]
+    detail: Annotated[str, msgspec.Meta(description="What is wrong with it")]
 
 
 class Problem(msgspec.Struct, kw_only=True):
     """RFC 9457 problem details, as this service sends them (documented in OpenAPI)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    field: str | None = None
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    type: Annotated[str, msgspec.Meta(
+        description="A stable URI naming the kind of problem (below https://llm-hosting-advisor.dev/problems/)")]
+    title: Annotated[str, msgspec.Meta(
+        description="A short summary of the kind, the same for every problem of that type")]
+    status: Annotated[int, msgspec.Meta(description="The HTTP status code")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request")]
+    field: Annotated[str | None, msgspec.Meta(
+        description="The field, header or query parameter at fault, where there is one (the first, when `errors` "
+                    "lists several)")] = None
+    instance: Annotated[str | None, msgspec.Meta(description="Reserved by RFC 9457; not used")] = None
+    errors: Annotated[list[FieldError] | None, msgspec.Meta(
+        description="Every invalid field of the request at once (an RFC 9457 extension member)")] = None
 
 
 def problem(status: int, slug: str, title: str, detail: str, *, field: str | None = None,

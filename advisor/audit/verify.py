@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -59,9 +59,12 @@ Check = Literal["signature", "key_known", "canonical", "position", "hash", "colu
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    kind: Kind
-    detail: str
+    """A problem found in the log."""
+
+    seq: Annotated[int, msgspec.Meta(description="The position where it shows")]
+    kind: Annotated[Kind, msgspec.Meta(
+        description="What happened: edited, deleted, reordered, forged, unknown_key, retired_key or truncated")]
+    detail: Annotated[str, msgspec.Meta(description="What exactly was found, in words")]
 
 
 class Failure(NamedTuple):
@@ -401,44 +404,60 @@ class ChainWalk:
 # --- one record with its neighbours (the verification route) ----------------------------------
 
 class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    hash: str  # that neighbour's own hash
-    # ``linked``: the predecessor's hash is this record's prev_hash / the successor's prev_hash is this record's hash
-    linked: bool
+    """The record before or after the one verified."""
+
+    seq: Annotated[int, msgspec.Meta(description="Its position")]
+    hash: Annotated[str, msgspec.Meta(description="Its own hash")]
+    linked: Annotated[bool, msgspec.Meta(
+        description="The chain link holds: the predecessor's hash is this record's prev_hash, or the successor's "
+                    "prev_hash is this record's hash")]
 
 
 class KeyStatus(msgspec.Struct, frozen=True, kw_only=True):
-    kid: str | None
-    alg: str | None
-    known: bool
-    not_before: str | None
-    not_after: str | None
+    """The key the record names in its JWS header."""
+
+    kid: Annotated[str | None, msgspec.Meta(
+        description="The key id in the JWS header (null when the header is unreadable)")]
+    alg: Annotated[str | None, msgspec.Meta(description="The JWS algorithm in the header")]
+    known: Annotated[bool, msgspec.Meta(description="The key is in the log's key set")]
+    not_before: Annotated[str | None, msgspec.Meta(description="Start of the key's validity window (RFC 3339)")]
+    not_after: Annotated[str | None, msgspec.Meta(
+        description="End of the key's validity window (RFC 3339); null while it is the active key")]
 
 
 class Checks(msgspec.Struct, frozen=True, kw_only=True):
-    signature: bool
-    key_known: bool
-    key_window: bool
-    canonical: bool
-    hash: bool
-    columns: bool
-    position: bool
-    origin: bool
-    predecessor: bool
-    successor: bool
+    """Each check of one record: true when it passed."""
+
+    signature: Annotated[bool, msgspec.Meta(description="The Ed25519 signature verifies over the stored payload")]
+    key_known: Annotated[bool, msgspec.Meta(description="The signing key is in the log's key set")]
+    key_window: Annotated[bool, msgspec.Meta(description="created_at is inside the key's validity window")]
+    canonical: Annotated[bool, msgspec.Meta(description="The payload is RFC 8785 canonical JSON")]
+    hash: Annotated[bool, msgspec.Meta(description="The payload hashes to the stored hash")]
+    columns: Annotated[bool, msgspec.Meta(description="The stored columns say what the signed payload says")]
+    position: Annotated[bool, msgspec.Meta(description="The record is signed for the position it is stored at")]
+    origin: Annotated[bool, msgspec.Meta(
+        description="The record is signed for this log (name, JWS type and algorithm)")]
+    predecessor: Annotated[bool, msgspec.Meta(description="The record before exists and links to this one")]
+    successor: Annotated[bool, msgspec.Meta(
+        description="The record after exists and links to this one (true for the newest record)")]
 
 
 class RecordVerification(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    seq: int
-    hash: str
-    prev_hash: str
-    valid: bool
-    checks: Checks
-    key: KeyStatus
-    predecessor: Neighbour | None  # seq 0 is the genesis hash; null when the record before is missing
-    successor: Neighbour | None  # null for the newest record, or when the record after is missing
-    problems: list[Problem]
+    """One stored record checked on its own and against its neighbours."""
+
+    id: Annotated[str, msgspec.Meta(description="The assessment's id")]
+    seq: Annotated[int, msgspec.Meta(description="Its position in the log")]
+    hash: Annotated[str, msgspec.Meta(description="Its stored hash")]
+    prev_hash: Annotated[str, msgspec.Meta(description="Its stored link to the record before")]
+    valid: Annotated[bool, msgspec.Meta(description="Every check passed and no problem was found")]
+    checks: Annotated[Checks, msgspec.Meta(description="Each check and whether it passed")]
+    key: Annotated[KeyStatus, msgspec.Meta(description="The key that signed it")]
+    # seq 0 is the genesis hash; null when the record before is missing
+    predecessor: Annotated[Neighbour | None, msgspec.Meta(
+        description="The record before (seq 0 is the genesis hash); null when it is missing")]
+    successor: Annotated[Neighbour | None, msgspec.Meta(
+        description="The record after; null for the newest record, or when it is missing")]
+    problems: Annotated[list[Problem], msgspec.Meta(description="Every problem found, first the record's own")]
 
 
 def verify_one(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None, *,

@@ -24,6 +24,7 @@ from advisor.api.strict_json import BODY_OPT, exact_integers
 from advisor.audit.record import Assessment
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
+from advisor.jsonlog import request_id_var
 from advisor.store.writer import Appended, Completion, Draft
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class AssessController(Controller):
             evaluated = await services.evaluator.evaluate(profile)
             return await services.writer.append(Draft(id=record_id, requester=requester,
                                                       recommendation_raw=evaluated.raw, columns=evaluated.columns,
-                                                      completion=completion))
+                                                      completion=completion, request_id=request_id_var.get()))
 
         if idempotency_key is not None:
             return await assess_idempotently(services, requester, idempotency_key, raw, append)

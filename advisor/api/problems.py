@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.evaluators import EvaluatorUnavailable
+from advisor.jsonlog import error_fields
 from advisor.service import ProfileError
 from advisor.store.writer import CommitUnknown, RecordRefused, StoreUnavailable
 
@@ -144,7 +145,7 @@ def from_database_error(exc: DBAPIError) -> ProblemDetailsException:
     if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         return database_unavailable()
-    log.error("database error", exc_info=exc)
+    log.error("database error: %s", type(exc.orig).__name__, extra=error_fields(exc))
     return problem(500, "internal-error", "Internal error", "The server could not complete the request.")
 
 
@@ -167,7 +168,10 @@ def from_http(exc: HTTPException) -> ProblemDetailsException:
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    services = getattr(request.app.state, "services", None)
+    bodies = bool(services is not None and services.settings.log_bodies)
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+              extra=error_fields(exc, with_message=bodies))  # the message may quote the request's data
     return problem(500, "internal-error", "Internal error", "The server could not complete the request.") \
         .to_response(request)
 

@@ -19,13 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from advisor.audit.keyring import utc_now
+from advisor.jsonlog import KEY_PATTERN  # noqa: F401 - keys are shaped here; the logs scrub that shape
 from advisor.store.tables import clients
 from advisor.store.writer import begin_locked
 
 KEY_PREFIX = "adv_"
 _CLIENT_ID = re.compile(r"^cl-[0-9a-f]{16}$")
-# Anything shaped like a key: used to scrub logs, whatever a caller puts where.
-KEY_PATTERN = re.compile(r"adv_cl-[0-9a-f]{16}_[A-Za-z0-9_-]+")
 ANONYMOUS = "anonymous"
 
 

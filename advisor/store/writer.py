@@ -57,6 +57,7 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes)
     columns: Columns
     completion: Completion | None = None
+    request_id: str | None = None  # the HTTP request's, for the writer's log lines about this draft
     # Extra rows written in the same transaction, given the result (tests; in-process writers only).
     also_write: Callable[[Connection, Appended], None] | None = None
 
@@ -281,7 +282,8 @@ def commit_batch(append_sync: Callable[[Sequence[Draft]], list[Appended]],
             log.info("batch of %d failed (%s); committing it in halves", len(drafts), type(exc).__name__)
             half = len(drafts) // 2
             return [*commit_batch(append_sync, drafts[:half]), *commit_batch(append_sync, drafts[half:])]
-        log.warning("append of record %s failed: %s", drafts[0].id, _describe(exc))
+        log.warning("append of record %s failed: %s", drafts[0].id, _describe(exc),
+                    extra={"request_id": drafts[0].request_id})
         if isinstance(exc, DraftRejected):
             return [exc]
         if isinstance(exc, IntegrityError):  # a unique key taken (e.g. a colliding id): a retry gets a new id

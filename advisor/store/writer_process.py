@@ -60,6 +60,7 @@ class _Wire(msgspec.Struct, array_like=True, frozen=True):
     recommendation_raw: bytes
     columns: Columns
     completion: Completion | None
+    request_id: str | None = None
 
 
 class _Stored(msgspec.Struct, array_like=True, frozen=True):
@@ -180,7 +181,7 @@ class WriterProcess:
         child.pending[request] = (future, draft)
         child.transport.write(frame(_encoder.encode(_Wire(
             request=request, id=draft.id, requester=draft.requester, recommendation_raw=draft.recommendation_raw,
-            columns=draft.columns, completion=draft.completion))))
+            columns=draft.columns, completion=draft.completion, request_id=draft.request_id))))
         # Not cancelled with its request: once sent, the record is appended whether or not anyone waits.
         return await asyncio.shield(future)
 
@@ -227,7 +228,7 @@ def serve(sock: socket.socket, writer: ChainWriter) -> None:
         if not batch:
             continue
         drafts = [Draft(id=w.id, requester=w.requester, recommendation_raw=w.recommendation_raw, columns=w.columns,
-                        completion=w.completion) for w in batch]
+                        completion=w.completion, request_id=w.request_id) for w in batch]
         outcomes = commit_batch(writer.append_sync, drafts)
         sock.sendall(b"".join(frame(_encoder.encode(_reply(w, o))) for w, o in zip(batch, outcomes, strict=True)))
 
@@ -239,7 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
-    logging.basicConfig(level=logging.WARNING, format="writer %(process)d: %(levelname)s %(name)s %(message)s")
+    from advisor.jsonlog import configure_helper
+
+    configure_helper("writer")  # JSON lines, each with its draft's request id where there is one
     from advisor.audit.keyring import KeyRing
     from advisor.store.database import is_sqlite, make_engine, normalise_url
 

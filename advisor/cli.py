@@ -41,6 +41,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.logs import uvicorn_log_config
     from advisor.store.database import migrate
 
+    if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        import tempfile  # each worker counts on its own: they share their counters through files here
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="advisor-metrics-")
     if args.workers > 1:  # the workers share the host's cores: size their helper processes for their share
         evaluators, writer_process = helper_processes(max(1, usable_cores() // args.workers))
         os.environ.setdefault("ADVISOR_EVALUATORS", str(evaluators))

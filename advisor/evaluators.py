@@ -172,6 +172,9 @@ class EvaluatorPool:
         if self._stopping:  # stop_helpers waits for it (and kills it only after its timeout)
             return
         self.restarts += 1
+        from advisor.metrics import HELPER_RESTARTS  # not at the top: evaluator processes import this module
+
+        HELPER_RESTARTS.labels(helper="evaluator").inc()
         restart_later("evaluator", child.process, child.started, self._respawn)
 
     async def _respawn(self) -> None:

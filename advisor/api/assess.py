@@ -25,6 +25,7 @@ from advisor.audit.record import Assessment
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
 from advisor.jsonlog import request_id_var
+from advisor.metrics import assessment_stored
 from advisor.store.writer import Appended, Completion, Draft
 
 log = logging.getLogger(__name__)
@@ -102,9 +103,11 @@ class AssessController(Controller):
 
         async def append(record_id: str, completion: Completion | None = None) -> Appended:
             evaluated = await services.evaluator.evaluate(profile)
-            return await services.writer.append(Draft(id=record_id, requester=requester,
-                                                      recommendation_raw=evaluated.raw, columns=evaluated.columns,
-                                                      completion=completion, request_id=request_id_var.get()))
+            appended = await services.writer.append(Draft(id=record_id, requester=requester,
+                                                          recommendation_raw=evaluated.raw, columns=evaluated.columns,
+                                                          completion=completion, request_id=request_id_var.get()))
+            assessment_stored(evaluated.columns.decision, appended.envelope.seq)
+            return appended
 
         if idempotency_key is not None:
             return await assess_idempotently(services, requester, idempotency_key, raw, append)

@@ -19,6 +19,7 @@ from advisor.audit.checkpoint import Checkpoint, current_checkpoint
 from advisor.audit.keyring import SigningUnavailable, jwks
 from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
+from advisor.metrics import INTEGRITY_FAILURES
 from advisor.store.repository import ListFilter, Summary
 from advisor.store.tables import chain_head, records
 
@@ -120,10 +121,13 @@ class AuditController(Controller):
             head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
             keys = load_keys(jwks(conn))
         before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
-        return verify_one(record_from_row(row), keys, services.settings.log_name,
+        result = verify_one(record_from_row(row), keys, services.settings.log_name,
                           predecessor_hash=None if before is None else str(before.hash),
                           successor_prev_hash=None if after is None else str(after.prev_hash),
                           successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
+        for found in result.problems:
+            INTEGRITY_FAILURES.labels(kind=found.kind).inc()
+        return result
 
     @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint style)",
          description="The log's size and head hash now, signed with the active key. Keep it outside the "

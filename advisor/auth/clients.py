@@ -33,6 +33,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"  # reads every assessment
     AUDITOR = "auditor"  # reads every assessment; verifies, exports, checkpoints
     ADMIN = "admin"  # manages clients
+    MONITOR = "monitor"  # reads /metrics, nothing else
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -174,8 +175,10 @@ class Appender(Protocol):
 
 
 class ChainWriter:
-    def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool) -> None:
+    def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool,
+                 on_commit: Callable[[int, float], None] | None = None) -> None:
         self.engine = engine
+        self.on_commit = on_commit  # (records, seconds) after each committed batch: metrics
         self.keyring = keyring
         self.log_name = log_name
         self.max_batch = max_batch
@@ -203,6 +206,7 @@ class ChainWriter:
 
     def append_sync(self, drafts: Sequence[Draft]) -> list[Appended]:
         """One transaction; an error before COMMIT stored nothing, an error during it is ``CommitUnknown``."""
+        started = time.perf_counter()
         with self.engine.connect() as conn:
             transaction = begin_locked(conn, self.sqlite)
             try:
@@ -215,7 +219,9 @@ class ChainWriter:
                 transaction.commit()
             except Exception as exc:
                 raise CommitUnknown(f"commit outcome unknown: {type(exc).__name__}") from exc
-            return results
+        if self.on_commit is not None:
+            self.on_commit(len(drafts), time.perf_counter() - started)
+        return results
 
     def _run(self) -> None:
         """The loop outlives any error: a database outage fails the waiting batch (503), never the thread."""

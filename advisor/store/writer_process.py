@@ -48,7 +48,8 @@ from advisor.store.writer import (
 
 log = logging.getLogger(__name__)
 
-_OK, _UNAVAILABLE, _COMMIT_UNKNOWN, _REJECTED = 0, 1, 2, 3
+_OK, _UNAVAILABLE, _COMMIT_UNKNOWN, _REJECTED, _COMMITTED = 0, 1, 2, 3, 4
+_NO_REQUEST = -1  # a _COMMITTED frame answers no request: it reports a batch (size, seconds) for the metrics
 
 
 class _Wire(msgspec.Struct, array_like=True, frozen=True):
@@ -95,6 +96,11 @@ class _Child(asyncio.Protocol):
         self._buffer += data
         for message in split_frames(self._buffer):
             request, kind, body = _reply_decoder.decode(message)
+            if kind == _COMMITTED:  # counted here, in the server process, where /metrics is served
+                from advisor.metrics import observe_commit
+
+                observe_commit(int(body[0]), float(body[1]))
+                continue
             waiting = self.pending.pop(request, None)
             if waiting is None or waiting[0].done():
                 continue
@@ -164,6 +170,9 @@ class WriterProcess:
         if self._stopping:  # stop_helpers waits for it (and kills it only after its timeout)
             return
         self.restarts += 1
+        from advisor.metrics import HELPER_RESTARTS
+
+        HELPER_RESTARTS.labels(helper="writer").inc()
         restart_later("writer", child.process, child.started, self._respawn)
 
     async def _respawn(self) -> None:
@@ -208,6 +217,8 @@ def _reply(wire: _Wire, outcome: Appended | StoreUnavailable | DraftRejected) ->
 def serve(sock: socket.socket, writer: ChainWriter) -> None:
     """Append every batch of drafts that has arrived, in one transaction each, until end-of-file."""
     wires = msgspec.msgpack.Decoder(_Wire)
+    committed: list[tuple[int, float]] = []
+    writer.on_commit = lambda size, seconds: committed.append((size, seconds))
     buffer = bytearray()
     waiting: collections.deque[bytes] = collections.deque()
     open_ = True
@@ -230,7 +241,10 @@ def serve(sock: socket.socket, writer: ChainWriter) -> None:
         drafts = [Draft(id=w.id, requester=w.requester, recommendation_raw=w.recommendation_raw, columns=w.columns,
                         completion=w.completion, request_id=w.request_id) for w in batch]
         outcomes = commit_batch(writer.append_sync, drafts)
-        sock.sendall(b"".join(frame(_encoder.encode(_reply(w, o))) for w, o in zip(batch, outcomes, strict=True)))
+        stats = [frame(_encoder.encode((_NO_REQUEST, _COMMITTED, report))) for report in committed]
+        committed.clear()
+        sock.sendall(b"".join([*stats, *(frame(_encoder.encode(_reply(w, o)))
+                                        for w, o in zip(batch, outcomes, strict=True))]))
 
 
 def main(argv: list[str] | None = None) -> None:

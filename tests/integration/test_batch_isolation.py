@@ -26,6 +26,7 @@ from advisor.store.writer import (
     StoreUnavailable,
     commit_batch,
 )
+from tests.conftest import issue_key
 from tests.factories import make_profile, profile_dict
 from tests.integration.chain import check_chain
 
@@ -76,14 +77,15 @@ def test_postgres_poison_nul_in_one_record_fails_only_that_record(app: Litestar)
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-def test_postgres_poison_one_clients_bad_requests_never_fail_anothers(
-        app: Litestar, client: TestClient[Litestar], client_as: Callable[..., TestClient[Litestar]]) -> None:
-    attacker = client_as("assessor", "attacker")
+def test_postgres_poison_one_clients_bad_requests_never_fail_anothers(app: Litestar,
+                                                                    client: TestClient[Litestar]) -> None:
+    """Both clients through the one started test client (one event loop), each with its own key."""
+    attacker = {"Authorization": f"Bearer {issue_key(app, 'assessor', 'attacker')}"}
     bad = profile_dict(organization={"name": "x\u0000y"})
 
     def send(i: int) -> tuple[str, Any]:
         if i % 4 == 0:
-            return "bad", attacker.post("/assess", json=bad)
+            return "bad", client.post("/assess", json=bad, headers=attacker)
         return "good", client.post("/assess", json=profile_dict(workload={"daily_tokens": 1000 + i}))
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:

@@ -37,6 +37,7 @@ from advisor.auth.middleware import (
 )
 from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
+from advisor.metrics import MetricsController, observe_commit, prometheus_config
 from advisor.settings import Settings
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
@@ -54,7 +55,7 @@ def build_services(settings: Settings) -> Services:
     if wants_writer_process(settings):
         writer = WriterProcess(settings, sqlite)
     else:
-        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite)
+        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit)
     advisor = build_advisor(settings)
     return Services(settings=settings, advisor=advisor, evaluator=make_evaluator(settings, advisor), engine=engine,
                     repository=Repository(engine), writer=writer, keyring=keyring)
@@ -109,12 +110,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         log.warning("ADVISOR_AUTH_REQUIRED=false: requests without a key are served as an anonymous assessor, "
                     "reviewer and auditor")
     # Outermost first: request id, then authentication (401), then the per-client rate limit (429).
-    middleware: list[Middleware] = [RequestContextMiddleware, DefineMiddleware(
+    middleware: list[Middleware] = [RequestContextMiddleware, prometheus_config().middleware, DefineMiddleware(
         ApiKeyAuthenticationMiddleware, store=ClientStore(services.engine), auth_required=settings.auth_required)]
     if settings.rate_limit_per_minute > 0:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
-        route_handlers=[AssessController, AuditController, ClientsController, MetaController],
+        route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],

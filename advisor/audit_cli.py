@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from advisor.settings import Settings
 
@@ -59,6 +62,15 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_bytes())
 
 
+# What reading a broken database raises: through SQLAlchemy here, through the drivers in worker processes.
+DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
+
+
+def _database_error(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
     from advisor.audit.verify import Anchor, JwksError, export_records, load_keys, verify_database, verify_records
@@ -91,18 +103,26 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError, JwksError, CheckpointError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         print(f"cannot verify: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # a database that cannot be reached or read
+    except DATABASE_ERRORS as exc:  # a database that cannot be reached or read (corrupt, not a database, no schema)
+        print(f"cannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
         print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     bar = ProgressBar(total)
     progress = None if args.quiet else bar
     try:
         if engine is not None:
-            result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors, workers=args.workers,
-                                     progress=progress)
+            try:
+                result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors,
+                                         workers=args.workers, progress=progress)
+            except DATABASE_ERRORS as exc:  # corrupt or unreadable mid-way: unusable input, not a problem found
+                print(f"\ncannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+                return 2
         else:
             result = verify_records(export_records(Path(args.file)), jwks_doc, log_name=log_name, anchors=anchors,
-                                    workers=args.workers, progress=progress)
+                                    workers=args.workers, progress=progress,
+                                    reread=lambda: export_records(Path(args.file)))
     finally:
         if progress is not None:
             bar.close()

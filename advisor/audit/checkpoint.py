@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Annotated
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -29,14 +30,19 @@ from advisor.store.tables import chain_head
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     """The signed ``text`` is authoritative; the other fields repeat it for convenience."""
 
-    origin: str
-    size: int
-    hash: str
-    timestamp: str
-    key_id: str
-    signature: str  # base64url Ed25519 signature over the UTF-8 bytes of ``text``
-    text: str
-    note: str  # ``text``, a blank line and the signature line: the C2SP signed-note form
+    origin: Annotated[str, msgspec.Meta(description="The log's name (ADVISOR_LOG_NAME): the checkpoint's origin line")]
+    size: Annotated[int, msgspec.Meta(description="How many records the log held")]
+    hash: Annotated[str, msgspec.Meta(description="The hash (hex) of the record at that size: the log's head")]
+    timestamp: Annotated[str, msgspec.Meta(description="When the checkpoint was made (RFC 3339, UTC)")]
+    key_id: Annotated[str, msgspec.Meta(
+        description="The signing key's RFC 7638 thumbprint (see /.well-known/jwks.json)")]
+    # base64url Ed25519 signature over the UTF-8 bytes of ``text``
+    signature: Annotated[str, msgspec.Meta(description="base64url Ed25519 signature over the UTF-8 bytes of `text`")]
+    text: Annotated[str, msgspec.Meta(
+        description="What is signed: origin, size, base64 head hash, timestamp and key lines (authoritative)")]
+    # ``text``, a blank line and the signature line: the C2SP signed-note form
+    note: Annotated[str, msgspec.Meta(
+        description="`text`, a blank line and the signature line: the C2SP signed-note form")]
 
 
 class CheckpointError(ValueError):

@@ -7,6 +7,7 @@ the signed bytes; the table's other columns are queryable copies checked against
 from __future__ import annotations
 
 import hashlib
+from typing import Annotated
 
 import msgspec
 
@@ -57,20 +58,25 @@ class Columns(msgspec.Struct, frozen=True, kw_only=True):
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     """What a portal keeps to prove later what it was told."""
 
-    seq: int
-    hash: str
-    prev_hash: str
-    key_id: str
-    jws: str
+    seq: Annotated[int, msgspec.Meta(description="The record's position in the log, from 1")]
+    hash: Annotated[str, msgspec.Meta(description="SHA-256 (hex) of the signed payload bytes")]
+    prev_hash: Annotated[str, msgspec.Meta(description="The previous record's hash (64 zeros for the first): the "
+                                                       "chain link")]
+    key_id: Annotated[str, msgspec.Meta(description="RFC 7638 thumbprint of the Ed25519 key that signed it "
+                                                    "(see /.well-known/jwks.json)")]
+    jws: Annotated[str, msgspec.Meta(description="Compact JWS (RFC 7515, EdDSA) with the payload attached: "
+                                                 "verifiable on its own with any JOSE library")]
 
 
 class Assessment(Recommendation, frozen=True, kw_only=True):
     """A stored recommendation as served: the advice, its identity, and its receipt."""
 
-    id: str
-    created_at: str
-    requester: str
-    receipt: Receipt
+    id: Annotated[str, msgspec.Meta(description="The assessment's id (a UUID); its URL is /assessments/{id}")]
+    created_at: Annotated[str, msgspec.Meta(description="When it was appended to the log (RFC 3339, UTC); never "
+                                                        "earlier than the record before it")]
+    requester: Annotated[str, msgspec.Meta(description="The client id that created it (inside the signed record)")]
+    receipt: Annotated[Receipt, msgspec.Meta(description="Proof of what was stored: position, hashes, key and "
+                                                         "signature")]
 
 
 def record_hash(payload: bytes) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import Engine, Row, select
@@ -26,16 +26,18 @@ class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    seq: int
-    created_at: str
-    requester: str
-    organization: str
-    decision: str
-    strength: str
-    rules_digest: str
-    catalog_id: str
-    hash: str
+    """One stored assessment in a listing (the full record is at /assessments/{id})."""
+
+    id: Annotated[str, msgspec.Meta(description="The assessment's id")]
+    seq: Annotated[int, msgspec.Meta(description="Its position in the log")]
+    created_at: Annotated[str, msgspec.Meta(description="When it was appended (RFC 3339, UTC)")]
+    requester: Annotated[str, msgspec.Meta(description="The client id that created it")]
+    organization: Annotated[str, msgspec.Meta(description="The profile's organisation name")]
+    decision: Annotated[str, msgspec.Meta(description="managed, self_hosted or hybrid")]
+    strength: Annotated[str, msgspec.Meta(description="mandatory, clear or marginal")]
+    rules_digest: Annotated[str, msgspec.Meta(description="Digest of the rules that decided it")]
+    catalog_id: Annotated[str, msgspec.Meta(description="The pricing catalog used")]
+    hash: Annotated[str, msgspec.Meta(description="The record's hash in the log")]
 
 
 def assessment_of(row: Any) -> bytes:

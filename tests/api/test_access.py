@@ -41,6 +41,7 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/clients"): frozenset({Role.ADMIN}),
     ("GET", "/clients/{client_id}"): frozenset({Role.ADMIN}),
     ("POST", "/clients/{client_id}/revoke"): frozenset({Role.ADMIN}),
+    ("GET", "/metrics"): frozenset({Role.MONITOR, Role.ADMIN}),
 }
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/.well-known/jwks.json"), ("GET", "/docs"),
           ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/scalar"), ("GET", "/docs/{path}"),

@@ -87,6 +87,11 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
     edited = advisor(settings, "verify", "--file", str(export))
     assert edited.returncode == 1
     assert edited.stdout.startswith("problem: seq=7 kind=edited")
+    # Two lines swapped: out of order, not deleted (the "missing" record is further down the file).
+    export.write_text("\n".join([*lines[:10], lines[11], lines[10], *lines[12:]]) + "\n")
+    swapped = advisor(settings, "verify", "--file", str(export))
+    assert swapped.returncode == 1
+    assert swapped.stdout.startswith("problem: seq=12 kind=reordered"), swapped.stdout
 
 
 @SQLITE

@@ -69,7 +69,7 @@ class CatalogDocument(msgspec.Struct, frozen=True, kw_only=True):
 class RegionsDocument(msgspec.Struct, frozen=True, kw_only=True):
     """Codes accepted in ``compliance.data_residency``; a bloc allows every country whose parent it is."""
 
-    regions: tuple[Region, ...]
+    regions: Annotated[tuple[Region, ...], msgspec.Meta(description="Every known region code with its parent")]
 
 
 class MetaController(Controller):

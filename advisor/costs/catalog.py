@@ -51,73 +51,109 @@ class _Data(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
 
 
 class _Sourced(_Data, frozen=True, kw_only=True):
-    source: str
-    as_of: str
+    source: Annotated[str, msgspec.Meta(description=(
+        "Where the figures come from, verbatim from the research (page, file or document); `UNSOURCED: <reason>` "
+        "for a planning figure"))]
+    as_of: Annotated[str, msgspec.Meta(description="The date of the figures")]
     # secondary: quoted from the provider through a third party; unsourced: a planning figure.
-    secondary: bool = False
-    unsourced: bool = False
-    notes: str = ""
+    secondary: Annotated[bool, msgspec.Meta(description=(
+        "Quoted from the provider through a third party rather than read from its own page"))] = False
+    unsourced: Annotated[bool, msgspec.Meta(description=(
+        "A planning figure with no public source: treat it as an input to check or override"))] = False
+    notes: Annotated[str, msgspec.Meta(description=(
+        "How a value was derived, and nearby evidence"))] = ""
 
 
 class CatalogMeta(_Data, frozen=True, kw_only=True):
-    id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
-    title: str
-    description: str
-    as_of: str
-    preset: bool = False
-    currency: str = "USD"
-    hours_per_month: Decimal = Decimal(730)
-    days_per_month: Decimal = Decimal(30)
+    """What the catalog is."""
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description=(
+        "The catalog's id, as `assumptions.catalog` names it"))]
+    title: Annotated[str, msgspec.Meta(description="Its title")]
+    description: Annotated[str, msgspec.Meta(description="What it is built from")]
+    as_of: Annotated[str, msgspec.Meta(description="The date its prices are in force")]
+    preset: Annotated[bool, msgspec.Meta(description=(
+        "A named preset (e.g. a source article's own figures) kept for comparison, not sourced prices"))] = False
+    currency: Annotated[str, msgspec.Meta(description="Currency of every amount")] = "USD"
+    hours_per_month: Annotated[Decimal, msgspec.Meta(description=(
+        "Hours per month that hourly prices are multiplied by"))] = Decimal(730)
+    days_per_month: Annotated[Decimal, msgspec.Meta(description=(
+        "Days per month that daily volumes are multiplied by"))] = Decimal(30)
 
 
 class Platform(_Sourced, frozen=True, kw_only=True):
     """A managed-API vendor an organisation signs with, and its compliance facts."""
 
-    id: str
-    name: str
-    baa: YesNo
-    baa_plan: str = ""
+    id: Annotated[str, msgspec.Meta(description="The platform's id, as offerings name it (e.g. `bedrock`)")]
+    name: Annotated[str, msgspec.Meta(description="Its name")]
+    baa: Annotated[YesNo, msgspec.Meta(description=(
+        "Whether its published terms offer a HIPAA Business Associate Agreement; only `yes` platforms are priced "
+        "for HIPAA data"))]
+    baa_plan: Annotated[str, msgspec.Meta(description="Which plan or tier signs the BAA")] = ""
     # Only where the vendor publishes a charge for signing a BAA; otherwise no cost is invented.
-    baa_monthly_usd: Decimal | None = None
-    fedramp: Literal["high", "moderate", "none", "unknown"] = "unknown"
-    zero_data_retention: Literal["yes", "by_arrangement", "no", "unknown"] = "unknown"
-    eu_data_boundary: YesNo = "unknown"
+    baa_monthly_usd: Annotated[Decimal | None, msgspec.Meta(description=(
+        "A published monthly charge for the BAA; null where none is published (no cost is invented)"))] = None
+    fedramp: Annotated[Literal["high", "moderate", "none", "unknown"], msgspec.Meta(description=(
+        "Its FedRAMP authorisation level"))] = "unknown"
+    zero_data_retention: Annotated[Literal["yes", "by_arrangement", "no", "unknown"], msgspec.Meta(description=(
+        "Whether prompts and outputs can be kept from being retained"))] = "unknown"
+    eu_data_boundary: Annotated[YesNo, msgspec.Meta(description=(
+        "Whether it offers an EU data boundary"))] = "unknown"
 
 
 class ManagedOffering(_Sourced, frozen=True, kw_only=True):
     """A model on a platform in one deployment type; prices are USD per 1M tokens."""
 
-    id: str
-    model: str  # the model's own id, shared by its offerings on several platforms
-    provider: str  # who makes the model (openai, anthropic, google, meta, deepseek, ...)
-    platform: str  # Platform.id: who the organisation contracts with
-    capability: Capability
-    deployment: DeploymentType = "global"
+    id: Annotated[str, msgspec.Meta(description=(
+        "`<platform>/<model>` for the global offering, `<platform>/<model>@<region or zone>` where processing is "
+        "pinned; `workload.current_model` may name it"))]
+    model: Annotated[str, msgspec.Meta(description=(
+        "The model's own id, shared by its offerings on several platforms"))]  # shared across platforms
+    provider: Annotated[str, msgspec.Meta(description=(
+        "Who makes the model (openai, anthropic, google, meta, ...)"))]  # the model maker
+    platform: Annotated[str, msgspec.Meta(description=(
+        "The platform (`platforms[].id`) the organisation contracts with"))]  # Platform.id
+    capability: Annotated[Capability, msgspec.Meta(description="The model tier it is priced for")]
+    deployment: Annotated[DeploymentType, msgspec.Meta(description=(
+        "`global`, `data_zone` (a multi-country or multi-region zone), `regional` (one cloud region or country) or "
+        "`government` (sovereign government cloud, offered only to government work)"))] = "global"
     # Region codes (rules/regions.toml) where processing is pinned; () = no residency commitment.
-    regions: tuple[str, ...] = ()
-    input_per_1m: Decimal
-    output_per_1m: Decimal
-    cached_input_per_1m: Decimal | None = None
-    batch_input_per_1m: Decimal | None = None
-    batch_output_per_1m: Decimal | None = None
-    open_weights: bool = False
+    regions: Annotated[tuple[str, ...], msgspec.Meta(description=(
+        "Region codes (GET /regions) processing can be pinned to, the customer choosing one at this price; "
+        "empty: no residency commitment"))] = ()
+    input_per_1m: Annotated[Decimal, msgspec.Meta(description="USD per 1M input tokens at list price")]
+    output_per_1m: Annotated[Decimal, msgspec.Meta(description="USD per 1M output tokens at list price")]
+    cached_input_per_1m: Annotated[Decimal | None, msgspec.Meta(description=(
+        "USD per 1M input tokens read from a prompt cache; null where not published"))] = None
+    batch_input_per_1m: Annotated[Decimal | None, msgspec.Meta(description=(
+        "USD per 1M input tokens through the batch API; null where not published"))] = None
+    batch_output_per_1m: Annotated[Decimal | None, msgspec.Meta(description=(
+        "USD per 1M output tokens through the batch API; null where not published"))] = None
+    open_weights: Annotated[bool, msgspec.Meta(description=(
+        "The model's weights are open, so it could also be self-hosted"))] = False
     # Caveats a reviewer must see when this offering is chosen; they reach the risks.
-    caveats: str = ""
+    caveats: Annotated[str, msgspec.Meta(description=(
+        "What a reviewer must see when it is chosen (agreements needed, surcharges, deprecations); listed in the "
+        "risks"))] = ""
 
 
 class GpuInstance(_Sourced, frozen=True, kw_only=True):
     """A cloud GPU SKU in one region at one pricing model; ``hourly_usd`` is the whole instance."""
 
-    id: str
-    provider: str
-    sku: str
-    gpu: str
-    gpus: Annotated[int, msgspec.Meta(ge=1)]
-    gpu_mem_gb: Decimal  # per GPU
-    region: str  # a code from rules/regions.toml
-    cloud_region: str  # the provider's own name, e.g. us-east-1
-    pricing: Pricing = "on_demand"
-    hourly_usd: Decimal
+    id: Annotated[str, msgspec.Meta(description="`<provider>/<sku>/<cloud region>/<pricing>`")]
+    provider: Annotated[str, msgspec.Meta(description="The cloud that sells it (aws, gcp, azure, lambda, ...)")]
+    sku: Annotated[str, msgspec.Meta(description="The provider's instance type")]
+    gpu: Annotated[str, msgspec.Meta(description=(
+        "Normalised GPU type (e.g. `H100-80GB`), matched against deployments' `gpu`"))]
+    gpus: Annotated[int, msgspec.Meta(ge=1, description="GPUs per instance")]
+    gpu_mem_gb: Annotated[Decimal, msgspec.Meta(description="Memory per GPU, GB")]  # per GPU
+    region: Annotated[str, msgspec.Meta(description=(
+        "Region code (GET /regions) it runs in, checked against `compliance.data_residency`"))]
+    cloud_region: Annotated[str, msgspec.Meta(description=(
+        "The provider's own region name, e.g. us-east-1"))]  # the provider's own name
+    pricing: Annotated[Pricing, msgspec.Meta(description=(
+        "The pricing model of `hourly_usd`: on_demand, reserved_1y, reserved_3y or spot"))] = "on_demand"
+    hourly_usd: Annotated[Decimal, msgspec.Meta(description="USD per hour for the whole instance")]
 
 
 class ServingPoint(_Data, frozen=True, kw_only=True):
@@ -127,19 +163,26 @@ class ServingPoint(_Data, frozen=True, kw_only=True):
     maximum-load figure with no latency limit: an upper bound, used only without a latency need.
     """
 
-    isl: Annotated[int, msgspec.Meta(ge=1)]
-    osl: Annotated[int, msgspec.Meta(ge=1)]
-    concurrency: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    total_tok_s: Decimal
-    ttft_ms: Decimal | None = None
-    ttft_stat: str = ""
-    itl_ms: Decimal | None = None
-    itl_stat: str = ""
-    offline_max: bool = False
-    source: str
-    as_of: str
-    derivation: str = ""
-    secondary: bool = False
+    isl: Annotated[int, msgspec.Meta(ge=1, description="Input tokens per request in the measurement")]
+    osl: Annotated[int, msgspec.Meta(ge=1, description="Output tokens per request in the measurement")]
+    concurrency: Annotated[int, msgspec.Meta(ge=1, description=(
+        "Concurrent requests; null where the source gives no single number"))] | None = None
+    total_tok_s: Annotated[Decimal, msgspec.Meta(description=(
+        "Input + output tokens per second of one replica, counted as API bills count tokens"))]
+    ttft_ms: Annotated[Decimal | None, msgspec.Meta(description=(
+        "Published time to first token, ms; compared with `workload.latency_p95_ms`"))] = None
+    ttft_stat: Annotated[str, msgspec.Meta(description="Which statistic `ttft_ms` is (p95, mean, median, ...)")] = ""
+    itl_ms: Annotated[Decimal | None, msgspec.Meta(description=(
+        "Published inter-token latency, ms; null where not published"))] = None
+    itl_stat: Annotated[str, msgspec.Meta(description="Which statistic `itl_ms` is")] = ""
+    offline_max: Annotated[bool, msgspec.Meta(description=(
+        "A maximum-load figure with no latency limit: an upper bound, used only without a latency target"))] = False
+    source: Annotated[str, msgspec.Meta(description="Where the measurement is published")]
+    as_of: Annotated[str, msgspec.Meta(description="The date of the measurement")]
+    derivation: Annotated[str, msgspec.Meta(description=(
+        "How `total_tok_s` was derived from the published figure, where it was"))] = ""
+    secondary: Annotated[bool, msgspec.Meta(description=(
+        "Quoted through a third party rather than read from the source itself"))] = False
 
     @property
     def output_share(self) -> Decimal:
@@ -149,47 +192,56 @@ class ServingPoint(_Data, frozen=True, kw_only=True):
 class Deployment(_Data, frozen=True, kw_only=True):
     """An open-weight model served on a GPU type; one replica uses ``gpus`` GPUs."""
 
-    id: str
-    model: str
-    capabilities: tuple[Capability, ...]
-    precision: str
-    engine: str
-    gpu: str
-    gpus: Annotated[int, msgspec.Meta(ge=1)]
-    weights_gb: Decimal
-    memory_source: str
-    points: tuple[ServingPoint, ...]
+    id: Annotated[str, msgspec.Meta(description="The deployment's id")]
+    model: Annotated[str, msgspec.Meta(description="The open-weight model served")]
+    capabilities: Annotated[tuple[Capability, ...], msgspec.Meta(description=(
+        "Every tier the model is credible for, including the tiers below its class"))]
+    precision: Annotated[str, msgspec.Meta(description="Weight precision served (e.g. fp8)")]
+    engine: Annotated[str, msgspec.Meta(description="The inference engine the points were measured on")]
+    gpu: Annotated[str, msgspec.Meta(description="Normalised GPU type it runs on")]
+    gpus: Annotated[int, msgspec.Meta(ge=1, description="GPUs per replica (the tensor-parallel size)")]
+    weights_gb: Annotated[Decimal, msgspec.Meta(description=(
+        "Memory the weights need, GB; must fit in the replica's usable GPU memory"))]
+    memory_source: Annotated[str, msgspec.Meta(description="Where `weights_gb` comes from")]
+    points: Annotated[tuple[ServingPoint, ...], msgspec.Meta(description=(
+        "Published throughput and latency measurements that capacity is sized from"))]
     # Where the open model trails the managed tier, the benchmark evidence; it becomes a finding.
-    quality_gap: str = ""
-    as_of: str
-    unsourced: bool = False
-    notes: str = ""
+    quality_gap: Annotated[str, msgspec.Meta(description=(
+        "Benchmark evidence that the open model trails the managed tier; empty where the sources have none"))] = ""
+    as_of: Annotated[str, msgspec.Meta(description="The date of the figures")]
+    unsourced: Annotated[bool, msgspec.Meta(description="A planning figure with no public source")] = False
+    notes: Annotated[str, msgspec.Meta(description="How values were derived")] = ""
 
 
 class OnPremServer(_Sourced, frozen=True, kw_only=True):
     """An owned GPU server: capital cost and power draw, priced over an amortisation period."""
 
-    id: str
-    name: str
-    gpu: str
-    gpus: Annotated[int, msgspec.Meta(ge=1)]
-    gpu_mem_gb: Decimal  # per GPU
-    capex_usd: Decimal
-    power_kw: Decimal
+    id: Annotated[str, msgspec.Meta(description="The server's id")]
+    name: Annotated[str, msgspec.Meta(description="Its name")]
+    gpu: Annotated[str, msgspec.Meta(description="Normalised GPU type")]
+    gpus: Annotated[int, msgspec.Meta(ge=1, description="GPUs per server")]
+    gpu_mem_gb: Annotated[Decimal, msgspec.Meta(description="Memory per GPU, GB")]  # per GPU
+    capex_usd: Annotated[Decimal, msgspec.Meta(description=(
+        "Purchase price in USD, amortised over `onprem_amortisation_months`"))]
+    power_kw: Annotated[Decimal, msgspec.Meta(description=(
+        "Power draw in kW, priced with PUE, electricity and colocation assumptions"))]
 
 
 class Assumption(_Sourced, frozen=True, kw_only=True):
     """A figure the model needs; ``min``/``max`` bound caller overrides, ``low``/``high`` its band."""
 
-    id: str
-    title: str
-    value: Decimal
-    unit: str
-    min: Decimal
-    max: Decimal
-    low: Decimal | None = None
-    high: Decimal | None = None
-    band_source: str = ""
+    id: Annotated[str, msgspec.Meta(description=(
+        "The assumption's id, as `assumptions.overrides` and rules' `cost_item`/`weeks_item` name it"))]
+    title: Annotated[str, msgspec.Meta(description="What it is")]
+    value: Annotated[Decimal, msgspec.Meta(description="The catalog's figure")]
+    unit: Annotated[str, msgspec.Meta(description="Its unit")]
+    min: Annotated[Decimal, msgspec.Meta(description="Lowest value a caller may override it with")]
+    max: Annotated[Decimal, msgspec.Meta(description="Highest value a caller may override it with")]
+    low: Annotated[Decimal | None, msgspec.Meta(description=(
+        "Low end of its documented band, used for the break-even range; null where none is documented"))] = None
+    high: Annotated[Decimal | None, msgspec.Meta(description=(
+        "High end of its documented band; null where none is documented"))] = None
+    band_source: Annotated[str, msgspec.Meta(description="Where the band comes from")] = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -201,13 +253,18 @@ class Assumption(_Sourced, frozen=True, kw_only=True):
 
 
 class Catalog(_Data, frozen=True, kw_only=True, dict=True):  # dict: room for cached lookups
-    catalog: CatalogMeta
-    platforms: tuple[Platform, ...]
-    managed_offerings: tuple[ManagedOffering, ...]
-    gpu_instances: tuple[GpuInstance, ...] = ()
-    deployments: tuple[Deployment, ...] = ()
-    on_prem_servers: tuple[OnPremServer, ...] = ()
-    assumptions: tuple[Assumption, ...]
+    catalog: Annotated[CatalogMeta, msgspec.Meta(description="What the catalog is, and its date")]
+    platforms: Annotated[tuple[Platform, ...], msgspec.Meta(description=(
+        "Managed-API vendors and their per-vendor compliance facts"))]
+    managed_offerings: Annotated[tuple[ManagedOffering, ...], msgspec.Meta(description=(
+        "One row per model, platform and deployment type"))]
+    gpu_instances: Annotated[tuple[GpuInstance, ...], msgspec.Meta(description=(
+        "Cloud GPU SKUs, one row per region and pricing model"))] = ()
+    deployments: Annotated[tuple[Deployment, ...], msgspec.Meta(description=(
+        "Open-weight models served on a GPU type, with published serving points"))] = ()
+    on_prem_servers: Annotated[tuple[OnPremServer, ...], msgspec.Meta(description="Owned GPU servers")] = ()
+    assumptions: Annotated[tuple[Assumption, ...], msgspec.Meta(description=(
+        "Named planning figures with the ranges callers may override them within"))]
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -18,11 +18,17 @@ ON_PREM = "on_prem"
 
 
 class Region(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    code: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,10}$")]
-    name: str
-    kind: RegionKind
-    parent: str | None = None
-    notes: str = ""
+    code: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,10}$", description=(
+        "The code used in `compliance.data_residency` and in catalogs (ISO 3166-1 alpha-2 for countries, "
+        "except `uk`)"))]
+    name: Annotated[str, msgspec.Meta(description="Its name")]
+    kind: Annotated[RegionKind, msgspec.Meta(description=(
+        "`country`, `bloc` (a group of countries, such as `eu`) or `zone` (a provider's zone inside its parent, "
+        "such as a sovereign government cloud)"))]
+    parent: Annotated[str | None, msgspec.Meta(description=(
+        "Code of the bloc or country that contains it: a residency requirement naming the parent allows it; "
+        "null at the top"))] = None
+    notes: Annotated[str, msgspec.Meta(description="What it covers, where that needs saying")] = ""
 
 
 class RegionTable(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,6 +25,7 @@ from advisor.api.deps import Services
 from advisor.api.meta import MetaController
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
+from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.strict_json import screen_request
 from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
@@ -35,6 +36,7 @@ from advisor.auth.middleware import (
     rate_limit_config,
     role_guard,
 )
+from advisor.domain.profile import Profile
 from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import MetricsController, observe_commit, prometheus_config
@@ -122,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=screen_request,
         before_send=[stamp_response],
         logging_config=None,  # logging is configured by `advisor serve` (JSON lines), not by Litestar
-        plugins=[problem_plugin(), StrictStructSchemaPlugin()],
+        plugins=[problem_plugin(), StrictStructSchemaPlugin(examples={Profile: list(PROFILE_EXAMPLES.values())})],
         exception_handlers={Exception: internal_error},
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,

@@ -253,6 +253,8 @@ class Assumption(_Sourced, frozen=True, kw_only=True):
 
 
 class Catalog(_Data, frozen=True, kw_only=True, dict=True):  # dict: room for cached lookups
+    """A pricing catalog: every price and planning figure the cost model uses, each with its source."""
+
     catalog: Annotated[CatalogMeta, msgspec.Meta(description="What the catalog is, and its date")]
     platforms: Annotated[tuple[Platform, ...], msgspec.Meta(description=(
         "Managed-API vendors and their per-vendor compliance facts"))]

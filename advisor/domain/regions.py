@@ -18,6 +18,8 @@ ON_PREM = "on_prem"
 
 
 class Region(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A region code: a country, a bloc of countries or a provider's zone, and what contains it."""
+
     code: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,10}$", description=(
         "The code used in `compliance.data_residency` and in catalogs (ISO 3166-1 alpha-2 for countries, "
         "except `uk`)"))]

@@ -100,7 +100,9 @@ def summary(decision: Decision, options: Options, first_risk: str | None) -> str
         + ("" if options.get(name).eligible else " (excluded)" if options.get(name).excluded_by else " (unknown)")
         for name in LABELS if name != decision.option
     )
-    where = f" in {chosen.region}" if chosen.region and chosen.region not in ("global",) else ""
+    region = chosen.region
+    named = not region or region in ("global", "on_prem") or f"in {region}" in chosen.configuration
+    where = "" if named else f" in {region}"
     text = (f"{LABELS[decision.option]} ({decision.strength}): {decision.reason}. Estimated TCO "
             f"{money(chosen.monthly_usd)}/month on {chosen.configuration}{where}, about {chosen.weeks_to_production} "
             f"weeks to production; compared with {others}.")

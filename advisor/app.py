@@ -25,6 +25,7 @@ from advisor.api.deps import Services
 from advisor.api.meta import MetaController
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
+from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
 from advisor.api.strict_json import screen_request
 from advisor.audit.keyring import KeyRing
@@ -36,8 +37,10 @@ from advisor.auth.middleware import (
     rate_limit_config,
     role_guard,
 )
+from advisor.domain.profile import Profile
 from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
+from advisor.metrics import MetricsController, observe_commit, prometheus_config
 from advisor.settings import Settings
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
@@ -55,7 +58,7 @@ def build_services(settings: Settings) -> Services:
     if wants_writer_process(settings):
         writer = WriterProcess(settings, sqlite)
     else:
-        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite)
+        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit)
     advisor = build_advisor(settings)
     return Services(settings=settings, advisor=advisor, evaluator=make_evaluator(settings, advisor), engine=engine,
                     repository=Repository(engine), writer=writer, keyring=keyring)
@@ -110,19 +113,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         log.warning("ADVISOR_AUTH_REQUIRED=false: requests without a key are served as an anonymous assessor, "
                     "reviewer and auditor")
     # Outermost first: request id, then authentication (401), then the per-client rate limit (429).
-    middleware: list[Middleware] = [RequestContextMiddleware, DefineMiddleware(
+    middleware: list[Middleware] = [RequestContextMiddleware, prometheus_config().middleware, DefineMiddleware(
         ApiKeyAuthenticationMiddleware, store=ClientStore(services.engine), auth_required=settings.auth_required)]
     if settings.rate_limit_per_minute > 0:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
-        route_handlers=[AssessController, AuditController, ClientsController, MetaController, ProofController],
+        route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
+                        ProofController],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],
         before_request=screen_request,
         before_send=[stamp_response],
         logging_config=None,  # logging is configured by `advisor serve` (JSON lines), not by Litestar
-        plugins=[problem_plugin(), StrictStructSchemaPlugin()],
+        plugins=[problem_plugin(), StrictStructSchemaPlugin(examples={Profile: list(PROFILE_EXAMPLES.values())})],
         exception_handlers={Exception: internal_error},
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from advisor.settings import Settings
 
@@ -125,7 +128,10 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
             msgspec.ValidationError) as exc:
         print(f"cannot verify: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # a database that cannot be reached or read
+    except DATABASE_ERRORS as exc:  # a database that cannot be reached or read (corrupt, not a database, no schema)
+        print(f"cannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
         print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if old == new and old_root != new_root:
@@ -167,6 +173,13 @@ def trusted_keys(args: argparse.Namespace, export: Path) -> tuple[Any, str]:
                          f"--trust-bundled-keys to use {bundled}")
     return _read_json(bundled), (f"{bundled}, found beside the export (--trust-bundled-keys): a re-signed "
                                  "export with its own keys would pass too")
+# What reading a broken database raises: through SQLAlchemy here, through the drivers in worker processes.
+DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
+
+
+def _database_error(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -208,18 +221,26 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError, JwksError, CheckpointError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         print(f"cannot verify: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # a database that cannot be reached or read
+    except DATABASE_ERRORS as exc:  # a database that cannot be reached or read (corrupt, not a database, no schema)
+        print(f"cannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
         print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     bar = ProgressBar(total)
     progress = None if args.quiet else bar
     try:
         if engine is not None:
-            result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors, workers=args.workers,
-                                     progress=progress)
+            try:
+                result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors,
+                                         workers=args.workers, progress=progress)
+            except DATABASE_ERRORS as exc:  # corrupt or unreadable mid-way: unusable input, not a problem found
+                print(f"\ncannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+                return 2
         else:
             result = verify_records(export_records(Path(args.file)), jwks_doc, log_name=log_name, anchors=anchors,
-                                    workers=args.workers, progress=progress)
+                                    workers=args.workers, progress=progress,
+                                    reread=lambda: export_records(Path(args.file)))
     finally:
         if progress is not None:
             bar.close()

@@ -41,6 +41,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.logs import uvicorn_log_config
     from advisor.store.database import migrate
 
+    if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        import tempfile  # each worker counts on its own: they share their counters through files here
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="advisor-metrics-")
     if args.workers > 1:  # the workers share the host's cores: size their helper processes for their share
         evaluators, writer_process = helper_processes(max(1, usable_cores() // args.workers))
         os.environ.setdefault("ADVISOR_EVALUATORS", str(evaluators))
@@ -56,7 +60,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("advisor").info("LLM Hosting Advisor on http://%s:%s (docs at /docs), database %s", args.host,
                                       args.port, make_url(settings.database_url).render_as_string(hide_password=True))
     uvicorn.run("advisor.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=settings.log_level.lower(), access_log=False, log_config=log_config)
+                log_level=settings.log_level.lower(), access_log=False, log_config=log_config,
+                http="advisor.server:DeadlineHttpProtocol", timeout_keep_alive=settings.keep_alive_timeout_seconds,
+                limit_concurrency=settings.max_connections)
     return 0
 
 
@@ -128,6 +134,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that only read or change an existing database: they never create one.
+NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients"})
+
+
+def reads_database(args: argparse.Namespace) -> bool:
+    """Whether this command reads the database: ``verify`` does not with --file, nor with two
+    checkpoints, --proof and the keys to trust (--jwks or --vkey)."""
+    if args.command not in NEEDS_DATABASE:
+        return False
+    if args.command != "verify":
+        return True
+    if args.file:
+        return False
+    offline_consistency = len(args.checkpoint or []) == 2 and args.proof and (args.jwks or args.vkey)
+    return not offline_consistency
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -135,5 +158,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, msgspec.ValidationError) as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
-    code: int = args.func(args, settings)
+    from advisor.store.database import NoDatabase, require_database
+
+    try:
+        if reads_database(args):
+            require_database(settings)
+        code: int = args.func(args, settings)
+    except NoDatabase as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `advisor assess x.json | head`: the reader left; nothing to say, nobody to say it to
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's own flush at exit does not fail again
+        return 141  # 128 + SIGPIPE, as a shell tool killed by it would report
     return code

@@ -34,8 +34,10 @@ from advisor.audit.record import Columns, recommendation_bytes
 from advisor.costs.catalog import load_catalogs
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Recommendation
+from advisor.domain.regions import load_region_table
 from advisor.engine import RuleEngine
 from advisor.framing import frame, read_frame, restart_later, spawn_helper, split_frames, stop_helpers
+from advisor.jsonlog import configure_helper, error_fields, request_id_var
 from advisor.rulebook import load_rulebook
 from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings, helper_processes, usable_cores
@@ -47,7 +49,9 @@ _OK, _PROFILE_ERROR, _FAILED = 0, 1, 2
 
 def build_advisor(settings: Settings) -> Advisor:
     rulebook = load_rulebook(settings.rules_dir)
-    return Advisor(rulebook, RuleEngine(rulebook), load_catalogs(settings.catalogs_dir), settings.default_catalog)
+    regions = load_region_table((settings.rules_dir / "regions.toml").read_bytes())
+    return Advisor(rulebook, RuleEngine(rulebook), load_catalogs(settings.catalogs_dir), settings.default_catalog,
+                   regions)
 
 
 class Evaluated(NamedTuple):
@@ -112,7 +116,8 @@ class _Child(asyncio.Protocol):
     def send(self, request_id: int, profile: Profile, future: asyncio.Future[Evaluated]) -> None:
         assert self.transport is not None
         self.pending[request_id] = future
-        self.transport.write(frame(_request_encoder.encode((request_id, _profile_encoder.encode(profile)))))
+        self.transport.write(frame(_request_encoder.encode((request_id, _profile_encoder.encode(profile),
+                                                            request_id_var.get()))))
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -170,6 +175,9 @@ class EvaluatorPool:
         if self._stopping:  # stop_helpers waits for it (and kills it only after its timeout)
             return
         self.restarts += 1
+        from advisor.metrics import HELPER_RESTARTS  # not at the top: evaluator processes import this module
+
+        HELPER_RESTARTS.labels(helper="evaluator").inc()
         restart_later("evaluator", child.process, child.started, self._respawn)
 
     async def _respawn(self) -> None:
@@ -210,14 +218,15 @@ def default_evaluators() -> int:
 
 def serve(sock: socket.socket, advisor: Advisor) -> None:
     """Answer frames until the server closes its end."""
-    requests = msgspec.msgpack.Decoder(tuple[int, bytes])
+    requests = msgspec.msgpack.Decoder(tuple[int, bytes, str | None])
     profiles = msgspec.json.Decoder(Profile)
     replies = msgspec.msgpack.Encoder()
     while True:
         body = read_frame(sock)
         if body is None:
             return
-        request_id, profile_json = requests.decode(body)
+        request_id, profile_json, http_request_id = requests.decode(body)
+        request_id_var.set(http_request_id)  # every log line about this profile carries the request's id
         reply: tuple[int, int, Any]
         try:
             raw, columns = evaluated(advisor.assess(profiles.decode(profile_json)))
@@ -225,7 +234,7 @@ def serve(sock: socket.socket, advisor: Advisor) -> None:
         except ProfileError as exc:
             reply = (request_id, _PROFILE_ERROR, (exc.field, exc.message))
         except Exception as exc:
-            log.exception("evaluation failed")
+            log.error("evaluation failed: %s", type(exc).__name__, extra=error_fields(exc))
             reply = (request_id, _FAILED, type(exc).__name__)
         sock.sendall(frame(replies.encode(reply)))
 
@@ -240,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
-    logging.basicConfig(level=logging.WARNING, format="evaluator %(process)d: %(levelname)s %(message)s")
+    configure_helper("evaluator")
     advisor = build_advisor(Settings(rules_dir=args.rules_dir, catalogs_dir=args.catalogs_dir,
                                      default_catalog=args.default_catalog))
     with socket.socket(fileno=args.fd) as sock:

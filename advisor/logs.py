@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import contextvars
-import json
 import logging
 import re
 import time
@@ -23,49 +21,18 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from advisor.auth.clients import KEY_PATTERN, Principal
+from advisor.auth.clients import Principal
+from advisor.jsonlog import JsonFormatter, request_id_var, scrub
+
+__all__ = ["JsonFormatter", "RequestContextMiddleware", "request_id_var", "scrub", "stamp_response",
+           "uvicorn_log_config"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")  # RFC 6750 token68
 _STATE_ID = "request_id"
 _STATE_START = "request_started"
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access_log = logging.getLogger("advisor.access")
-
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName", "color_message"}  # uvicorn's ANSI-coloured copy of the message
-
-
-def scrub(value: Any) -> Any:
-    """Redact anything shaped like one of our keys or a bearer credential, in strings at any depth."""
-    if isinstance(value, str):
-        return _BEARER.sub(r"\1[redacted]", KEY_PATTERN.sub("[redacted]", value))
-    if isinstance(value, dict):
-        return {key: scrub(member) for key, member in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(item) for item in value]
-    return value
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        request_id = getattr(record, "request_id", None) or request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
-        for key, value in vars(record).items():
-            if key not in _RESERVED and key != "request_id" and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(scrub(entry), default=lambda v: scrub(str(v)), ensure_ascii=False)
 
 
 def uvicorn_log_config(level: str) -> dict[str, Any]:
@@ -92,7 +59,7 @@ def request_id_of(scope: Scope) -> str:
         if name == b"x-request-id":
             incoming = value.decode("latin-1")
             break
-    request_id = incoming if incoming is not None and _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = incoming if incoming is not None and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     state[_STATE_ID] = request_id
     return request_id
 

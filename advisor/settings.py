@@ -20,7 +20,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_url: str = "sqlite:///var/advisor.db"
     rules_dir: Path = PROJECT_ROOT / "rules"
     catalogs_dir: Path = PROJECT_ROOT / "rules" / "catalogs"
-    default_catalog: str = "sourced-2026-11"
+    default_catalog: str = "sourced-2026-12"
     keys_dir: Path = Path("var/keys")
     signing_key_file: Path | None = None  # an Ed25519 PEM given by the operator instead of keys_dir
     log_name: str = "llm-hosting-advisor"
@@ -42,6 +42,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Append to the log from a writer process of its own (advisor/store/writer_process.py) rather
     # than a thread that shares the server's GIL; unset: when there are two or more usable cores.
     writer_process: bool | None = None
+    # Slow or stalled clients (advisor/server.py): the request line and headers must arrive within this
+    # many seconds, the body within the next; an idle keep-alive connection is closed after the third.
+    header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    keep_alive_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
+    # Open connections per server process; more are closed at once, requests beyond it answered 503.
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

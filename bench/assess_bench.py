@@ -106,9 +106,6 @@ def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:
     """Median microseconds of one rule evaluation: the real rulebook vs a one-rule floor."""
     import msgspec
 
-    from advisor.costs.assumptions import Resolved
-    from advisor.costs.model import PricingRun
-    from advisor.domain.facts import profile_fact
     from advisor.domain.profile import Profile
     from advisor.domain.rules import Rule, Rulebook
     from advisor.engine import RuleEngine
@@ -118,10 +115,7 @@ def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:
     advisor = build_advisor(Settings())
     facts = []
     for body in profiles:
-        profile = msgspec.convert(body, Profile)
-        run = PricingRun(profile, Resolved(advisor.catalog_for(profile), profile))
-        facts.append(profile_fact(profile, managed_residency_available=bool(
-            run.managed_candidates(profile.workload.capability))))
+        facts.append(advisor.fact(msgspec.convert(body, Profile)))
     floor = RuleEngine(Rulebook(rules=(Rule(id="FLR-ONE", title="floor", category="checklist", encodes="-",
                                             quote="-", rationale="-", effect="info",
                                             when={"air_gapped": False}),), digest="floor"))

@@ -68,7 +68,7 @@ def admin_execute(statement: sql.Composed) -> None:
 
 
 def admin_execute_retrying(statement: sql.Composed) -> None:
-    """Retried for a while: a PostgreSQL restart test (this run's or a parallel run's) may be under way."""
+    """Retried for a while: the server may be busy starting (``.ci/run`` starts it when it is down)."""
     for attempt in range(20):
         try:
             admin_execute(statement)

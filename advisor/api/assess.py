@@ -21,10 +21,12 @@ from advisor.api.deps import Services, ServicesDep
 from advisor.api.idempotency import IdempotencyKey, assess_idempotently
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
-from advisor.api.strict_json import exact_integers
+from advisor.api.strict_json import BODY_OPT, exact_integers
 from advisor.audit.record import Assessment, Receipt
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
+from advisor.jsonlog import request_id_var
+from advisor.metrics import assessment_stored
 from advisor.store.writer import Appended, Completion, Draft, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -132,12 +134,13 @@ class AssessController(Controller):
         summary="Assess an organisation profile",
         description="Fires the decision rules, prices every option, signs and stores the recommendation. "
         "201 is sent only after the record is durably committed.",
+        # ``value`` only gives the header its schema (a string): OpenAPI requires one.
         response_headers=[ResponseHeader(name="Location", description="URL of the stored assessment",
-                                         documentation_only=True)],
+                                         value="/assessments/{id}", documentation_only=True)],
         responses=ASSESS_RESPONSES,
         operation_id="assess",
         operation_class=AssessOperation,
-        opt=allow(ASSESS),
+        opt={**allow(ASSESS), BODY_OPT: Profile},
     )
     async def assess(self, request: Request[Any, Any, Any], services: ServicesDep,
                      idempotency_key: IdempotencyKey = None,
@@ -150,9 +153,11 @@ class AssessController(Controller):
 
         async def append(record_id: str, completion: Completion | None = None) -> Appended:
             evaluated = await services.evaluator.evaluate(profile)
-            return await services.writer.append(Draft(id=record_id, requester=requester,
-                                                      recommendation_raw=evaluated.raw, columns=evaluated.columns,
-                                                      completion=completion))
+            appended = await services.writer.append(Draft(id=record_id, requester=requester,
+                                                          recommendation_raw=evaluated.raw, columns=evaluated.columns,
+                                                          completion=completion, request_id=request_id_var.get()))
+            assessment_stored(evaluated.columns.decision, appended.envelope.seq)
+            return appended
 
         minimal = wants_minimal(request)  # ``prefer`` documents the header; every Prefer line is read
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,10 +14,12 @@ from sqlalchemy import select
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
+from advisor.api.rfc3339 import parse_rfc3339
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.keyring import SigningUnavailable, jwks
-from advisor.audit.verify import RecordVerification, load_keys, parse_time, record_from_row, verify_one
+from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
+from advisor.metrics import INTEGRITY_FAILURES
 from advisor.store.repository import ListFilter, Summary
 from advisor.store.tables import chain_head, records
 from advisor.store.tree import current_checkpoint
@@ -28,8 +29,10 @@ STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how created_at is stored (UTC, fixed wi
 
 
 class AssessmentPage(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[Summary]
-    next_cursor: str | None  # pass as ``cursor`` for the next (older) page; null on the last page
+    items: Annotated[list[Summary], msgspec.Meta(description="This page's assessments, newest first")]
+    # pass as ``cursor`` for the next (older) page; null on the last page
+    next_cursor: Annotated[str | None, msgspec.Meta(
+        description="Pass as `cursor` to get the next (older) page; null on the last page")]
 
 
 def requester_scope(request: Request[Any, Any, Any]) -> str | None:
@@ -56,11 +59,10 @@ def stored_time(value: str | None, field: str) -> str | None:
     if value is None:
         return None
     try:
-        moment = parse_time(value)
-    except ValueError:
-        raise invalid_field("expected an RFC 3339 date-time with an offset, e.g. 2026-01-31T00:00:00Z",
-                            field) from None
-    return moment.astimezone(UTC).strftime(STORED_TIME)
+        moment = parse_rfc3339(value)
+    except ValueError as exc:
+        raise invalid_field(f"expected an RFC 3339 date-time with an offset: {exc}", field) from None
+    return moment.strftime(STORED_TIME)
 
 
 def parse_cursor(cursor: str | None) -> int | None:
@@ -120,10 +122,13 @@ class AuditController(Controller):
             head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
             keys = load_keys(jwks(conn))
         before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
-        return verify_one(record_from_row(row), keys, services.settings.log_name,
+        result = verify_one(record_from_row(row), keys, services.settings.log_name,
                           predecessor_hash=None if before is None else str(before.hash),
                           successor_prev_hash=None if after is None else str(after.prev_hash),
-                          head_seq=head_seq)
+                          successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
+        for found in result.problems:
+            INTEGRITY_FAILURES.labels(kind=found.kind).inc()
+        return result
 
     @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint, signed note)",
          description="The log's size and RFC 9162 Merkle root now, as a C2SP signed note (Ed25519, key named by "

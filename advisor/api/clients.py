@@ -25,22 +25,34 @@ ClientName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r
                                          description="A label for the client, e.g. the portal's name")]
 
 
+RoleField = Annotated[Role, msgspec.Meta(description="assessor (a portal), reviewer, auditor or admin")]
+
+
 class NewClient(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A client to create."""
+
     name: ClientName
-    role: Role
+    role: RoleField
 
 
 class ClientView(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    name: str
-    role: Role
-    created_at: str
-    revoked_at: str | None
-    active: bool
+    """A client as admins see it (never its key)."""
+
+    id: Annotated[str, msgspec.Meta(
+        description="The client id (`cl-` and 16 hex digits); the `requester` of the records it creates")]
+    name: Annotated[str, msgspec.Meta(description="Its label")]
+    role: RoleField
+    created_at: Annotated[str, msgspec.Meta(description="When it was created (RFC 3339, UTC)")]
+    revoked_at: Annotated[str | None, msgspec.Meta(description="When its key was revoked; null while active")]
+    active: Annotated[bool, msgspec.Meta(description="Its key works (not revoked)")]
 
 
 class CreatedClient(ClientView, frozen=True, kw_only=True):
-    key: str = msgspec.field(name="api_key")
+    """A client just created, with its API key: shown in this response only."""
+
+    key: Annotated[str, msgspec.Meta(
+        description="The API key, sent as `Authorization: Bearer <key>`; shown only now, stored only as its "
+                    "SHA-256")] = msgspec.field(name="api_key")
 
 
 def view(client: Client) -> ClientView:
@@ -58,7 +70,8 @@ class ClientsController(Controller):
 
     @post("/", status_code=201, summary="Create a client and its API key (shown only in this response)",
           operation_id="createClient", responses=_WRITE_RESPONSES,
-          response_headers=[ResponseHeader(name="Location", description="URL of the client", documentation_only=True)])
+          response_headers=[ResponseHeader(name="Location", description="URL of the client", value="/clients/{id}",
+                                           documentation_only=True)])
     async def create(self, data: JSONBody[NewClient], services: ServicesDep) -> Response[CreatedClient]:
         client, key = await anyio.to_thread.run_sync(ClientStore(services.engine).create, data.name, data.role)
         base = view(client)

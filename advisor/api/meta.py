@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get
@@ -16,39 +16,60 @@ from advisor.audit.keyring import jwks
 from advisor.auth.middleware import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
+from advisor.domain.regions import Region
 from advisor.domain.rules import Rule
 from advisor.store.database import current_revision, head_revision
 
 
 class Health(msgspec.Struct, frozen=True):
-    status: str
+    """Liveness."""
+
+    status: Annotated[str, msgspec.Meta(description="`ok` whenever the process answers")]
 
 
 class Readiness(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    database: str
-    schema_revision: str | None
-    schema_head: str | None
+    """Readiness: can this replica serve?"""
+
+    status: Annotated[str, msgspec.Meta(
+        description="`ready`, or `unavailable` (database unreachable or schema not at the migration head)")]
+    database: Annotated[str, msgspec.Meta(description="`ok` or `unreachable`")]
+    schema_revision: Annotated[str | None, msgspec.Meta(description="The database's Alembic revision")]
+    schema_head: Annotated[str | None, msgspec.Meta(description="The revision this code needs")]
 
 
 class RulesDocument(msgspec.Struct, frozen=True, kw_only=True):
-    digest: str
-    fact_fields: dict[str, str]
-    rules: tuple[Rule, ...]
+    """The whole rulebook."""
+
+    digest: Annotated[str, msgspec.Meta(
+        description="Digest of the rules (every signed record names the digest that decided it)")]
+    fact_fields: Annotated[dict[str, str], msgspec.Meta(
+        description="The fact fields a rule's condition may use, with their types")]
+    rules: Annotated[tuple[Rule, ...], msgspec.Meta(description="Every rule")]
 
 
 class CatalogSummary(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    title: str
-    as_of: str
-    preset: bool
-    digest: str
-    default: bool
+    """One pricing catalog, in brief."""
+
+    id: Annotated[str, msgspec.Meta(description="The catalog's id, as `assumptions.catalog` names it")]
+    title: Annotated[str, msgspec.Meta(description="Its title")]
+    as_of: Annotated[str, msgspec.Meta(description="The date its figures are from")]
+    preset: Annotated[bool, msgspec.Meta(
+        description="A named preset (e.g. a source article's own figures), not sourced prices")]
+    digest: Annotated[str, msgspec.Meta(description="Digest of its content (signed records name it)")]
+    default: Annotated[bool, msgspec.Meta(description="Used when a profile names no catalog")]
 
 
 class CatalogDocument(msgspec.Struct, frozen=True, kw_only=True):
-    digest: str
-    catalog: Catalog
+    """One pricing catalog with every figure and its source."""
+
+    digest: Annotated[str, msgspec.Meta(description="Digest of its content (signed records name it)")]
+    catalog: Annotated[Catalog, msgspec.Meta(description="The catalog itself")]
+
+
+class RegionsDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """Codes accepted in ``compliance.data_residency``; a bloc allows every country whose parent it is."""
+
+    regions: Annotated[tuple[Region, ...], msgspec.Meta(description="Every known region code with its parent")]
 
 
 class MetaController(Controller):
@@ -97,6 +118,11 @@ class MetaController(Controller):
         if loaded is None:
             raise NotFoundException(f"no catalog {catalog_id}")
         return CatalogDocument(digest=loaded.digest, catalog=loaded.data)
+
+    @get("/regions", summary="Region codes for data residency: countries inside blocs", tags=["reference"],
+         operation_id="listRegions", opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
+    async def regions(self, services: ServicesDep) -> RegionsDocument:
+        return RegionsDocument(regions=services.advisor.regions.regions)
 
     @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
          exclude_from_auth=True, security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="jwks")

@@ -32,8 +32,8 @@ PROBLEM_RESPONSES: dict[int, ResponseSpec] = {
 ASSESS_RESPONSES: dict[int, ResponseSpec] = {
     **PROBLEM_RESPONSES,
     409: _problem("A request with the same Idempotency-Key is still in flight; retry after Retry-After"),
-    422: _problem("The profile names something that does not exist, or the Idempotency-Key was already used with "
-                  "a different body"),
+    422: _problem("The profile names something that does not exist, the Idempotency-Key was already used with "
+                  "a different body, or the database refused the record's data (`record-refused`: do not retry)"),
 }
 READ_RESPONSES: dict[int, ResponseSpec] = {k: v for k, v in PROBLEM_RESPONSES.items()
                                            if k in (400, 404, 503, 401, 403, 429)}

@@ -9,11 +9,19 @@ Litestar's own struct plugin, plus corrections:
 * an integer's bounds are written as integers (``1000``, not ``1000.0``);
 * what Litestar loses from field types: a bound of 0 on an optional number, the constraints of a
   list's items and of a dict's keys and values, and ``uniqueItems`` declared with
-  ``Meta(extra_json_schema={"uniqueItems": True})``.
+  ``Meta(extra_json_schema={"uniqueItems": True})``;
+* a component's ``description`` from its struct's own docstring (first paragraph). Without it Litestar
+  copies the description of the first *field* that uses the struct onto the shared component (a
+  ``SourceRef`` would be described as "where the line's main figure comes from" everywhere);
+* ``examples`` on a struct's own component schema. Neither msgspec (no schema options on a Struct's
+  config) nor Litestar (``Meta(examples=...)`` where a struct is used documents that use, wrapped
+  in ``allOf``, not the component) can put them there, so the plugin is given them per type.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -107,8 +115,16 @@ def field_corrections(struct: Any, schema: Schema) -> None:
 
 
 class StrictStructSchemaPlugin(StructSchemaPlugin):
+    def __init__(self, examples: Mapping[type, Sequence[Any]] | None = None) -> None:
+        self.examples = dict(examples or {})  # struct type -> example values for its component schema
+
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
+        own_doc = vars(field_definition.type_).get("__doc__")
+        if own_doc and schema.description is None:
+            schema.description = inspect.cleandoc(own_doc).split("\n\n")[0].replace("\n", " ")
+        if (examples := self.examples.get(field_definition.type_)) is not None:
+            schema.examples = list(examples)
         config = getattr(field_definition.type_, "__struct_config__", None)
         if config is not None and config.forbid_unknown_fields:
             schema.additional_properties = False

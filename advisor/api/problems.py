@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
@@ -23,31 +23,49 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.evaluators import EvaluatorUnavailable
+from advisor.jsonlog import error_fields
 from advisor.service import ProfileError
 from advisor.store.integrity import RecordIntegrityError
-from advisor.store.writer import CommitUnknown, StoreUnavailable
+from advisor.store.writer import CommitUnknown, RecordRefused, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"
 _PATH = re.compile(r"^(?P<message>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`)?$", re.S)
 
 
+class FieldError(msgspec.Struct, frozen=True, kw_only=True):
+    """One invalid field of a request, in a problem's ``errors`` list."""
+
+    field: Annotated[str, msgspec.Meta(
+        description="The field's path, e.g. `workload.daily_tokens` or `compliance.regimes[0]`")]
+    detail: Annotated[str, msgspec.Meta(description="What is wrong with it")]
+
+
 class Problem(msgspec.Struct, kw_only=True):
     """RFC 9457 problem details, as this service sends them (documented in OpenAPI)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    field: str | None = None
-    instance: str | None = None
+    type: Annotated[str, msgspec.Meta(
+        description="A stable URI naming the kind of problem (below https://llm-hosting-advisor.dev/problems/)")]
+    title: Annotated[str, msgspec.Meta(
+        description="A short summary of the kind, the same for every problem of that type")]
+    status: Annotated[int, msgspec.Meta(description="The HTTP status code")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request")]
+    field: Annotated[str | None, msgspec.Meta(
+        description="The field, header or query parameter at fault, where there is one (the first, when `errors` "
+                    "lists several)")] = None
+    instance: Annotated[str | None, msgspec.Meta(description="Reserved by RFC 9457; not used")] = None
+    errors: Annotated[list[FieldError] | None, msgspec.Meta(
+        description="Every invalid field of the request at once (an RFC 9457 extension member)")] = None
 
 
 def problem(status: int, slug: str, title: str, detail: str, *, field: str | None = None,
-            headers: dict[str, str] | None = None) -> ProblemDetailsException:
+            headers: dict[str, str] | None = None, errors: list[FieldError] | None = None
+            ) -> ProblemDetailsException:
     extra: dict[str, Any] = {}
     if field is not None:
         extra["field"] = field
+    if errors:  # RFC 9457 extension member: every invalid field at once, not only the first
+        extra["errors"] = [{"field": e.field, "detail": e.detail} for e in errors]
     return ProblemDetailsException(status_code=status, type_=PROBLEM_BASE + slug, title=title, detail=detail,
                                    extra=extra or None, headers=headers)
 
@@ -88,7 +106,8 @@ def from_validation(exc: ValidationException) -> ProblemDetailsException:
 
 
 def from_profile_error(exc: ProfileError) -> ProblemDetailsException:
-    return problem(422, "unknown-reference", "Unknown reference in profile", f"{exc.message} at `{exc.field}`",
+    return problem(422, "unknown-reference", "Profile names something unknown, out of range or unpriceable",
+                   f"{exc.message} at `{exc.field}`",
                    field=exc.field)
 
 
@@ -103,6 +122,12 @@ def from_store_unavailable(exc: StoreUnavailable) -> ProblemDetailsException:
                        headers=RETRY_AFTER)
     return problem(503, "store-unavailable", "Storage unavailable",
                    "The recommendation could not be stored; nothing was saved. Retry later.", headers=RETRY_AFTER)
+
+
+def from_record_refused(_exc: RecordRefused) -> ProblemDetailsException:
+    return problem(422, "record-refused", "Record refused",
+                   "The database refused this recommendation's data; nothing was stored, and the same request "
+                   "would be refused again.")
 
 
 def from_evaluator_unavailable(exc: EvaluatorUnavailable) -> ProblemDetailsException:
@@ -122,13 +147,16 @@ def from_database_error(exc: DBAPIError) -> ProblemDetailsException:
     if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         return database_unavailable()
-    log.error("database error", exc_info=exc)
+    log.error("database error: %s", type(exc.orig).__name__, extra=error_fields(exc))
     return problem(500, "internal-error", "Internal error", "The server could not complete the request.")
 
 
 def from_record_integrity(exc: RecordIntegrityError) -> ProblemDetailsException:
     """A stored record that fails its check is never served: the problem names it, and an operator is alerted."""
     log.error("record integrity: %s", exc, extra={"record_id": exc.record_id, "seq": exc.seq})
+    from advisor.metrics import INTEGRITY_FAILURES  # it imports this module (through openapi_docs)
+
+    INTEGRITY_FAILURES.labels(kind="record-integrity").inc()
     return problem(500, "record-integrity", "Record integrity check failed",
                    f"Stored record {exc.record_id} (seq {exc.seq}) is not what the log committed to, so it is not "
                    f"served: {exc.reason}. An auditor can run `advisor verify`.")
@@ -153,7 +181,10 @@ def from_http(exc: HTTPException) -> ProblemDetailsException:
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    services = getattr(request.app.state, "services", None)
+    bodies = bool(services is not None and services.settings.log_bodies)
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+              extra=error_fields(exc, with_message=bodies))  # the message may quote the request's data
     return problem(500, "internal-error", "Internal error", "The server could not complete the request.") \
         .to_response(request)
 
@@ -165,6 +196,7 @@ def problem_plugin() -> ProblemDetailsPlugin:
             ValidationException: from_validation,
             ProfileError: from_profile_error,
             StoreUnavailable: from_store_unavailable,
+            RecordRefused: from_record_refused,
             EvaluatorUnavailable: from_evaluator_unavailable,
             DBAPIError: from_database_error,
             PoolTimeout: from_pool_timeout,

@@ -82,10 +82,12 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 class Assessment(Recommendation, frozen=True, kw_only=True):
     """A stored recommendation as served: the advice, its identity, and its receipt."""
 
-    id: str
-    created_at: str
-    requester: str
-    receipt: Receipt
+    id: Annotated[str, msgspec.Meta(description="The assessment's id (a UUID); its URL is /assessments/{id}")]
+    created_at: Annotated[str, msgspec.Meta(description="When it was appended to the log (RFC 3339, UTC); never "
+                                                        "earlier than the record before it")]
+    requester: Annotated[str, msgspec.Meta(description="The client id that created it (inside the signed record)")]
+    receipt: Annotated[Receipt, msgspec.Meta(description="Proof of what was stored: position, hashes, key, "
+                                                         "signature, and its inclusion in a signed tree head")]
 
 
 def record_hash(payload: bytes) -> str:

@@ -11,8 +11,9 @@ a few runs are in flight at once, so memory stays flat whatever the log's length
 problem in log order is reported, with one kind:
 
 ``edited``       stored bytes changed after signing (hash, signature, column or JWS mismatch)
-``deleted``      a gap in the sequence (reported at the record after the gap)
-``reordered``    a record signed for another position (its signed ``seq`` is not where it is)
+``deleted``      a gap in the sequence (reported at the record after the gap) whose records are nowhere else
+``reordered``    a record signed for another position (its signed ``seq`` is not where it is), or an
+                 export's lines out of order (the missing records come later in the file)
 ``forged``       inserted or forged: validly signed but not a record of this chain (another log,
                  another type, an algorithm never accepted, or a fork that does not link)
 ``unknown_key``  signed by a key the JWKS does not list
@@ -33,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -59,9 +60,12 @@ Check = Literal["signature", "key_known", "canonical", "position", "hash", "colu
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    kind: Kind
-    detail: str
+    """A problem found in the log."""
+
+    seq: Annotated[int, msgspec.Meta(description="The position where it shows")]
+    kind: Annotated[Kind, msgspec.Meta(
+        description="What happened: edited, deleted, reordered, forged, unknown_key, retired_key or truncated")]
+    detail: Annotated[str, msgspec.Meta(description="What exactly was found, in words")]
 
 
 class Failure(NamedTuple):
@@ -417,47 +421,65 @@ class ChainWalk:
 # --- one record with its neighbours (the verification route) ----------------------------------
 
 class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    hash: str  # the predecessor's hash, or the successor's prev_hash
-    linked: bool
+    """The record before or after the one verified."""
+
+    seq: Annotated[int, msgspec.Meta(description="Its position")]
+    hash: Annotated[str, msgspec.Meta(description="Its own hash")]
+    linked: Annotated[bool, msgspec.Meta(
+        description="The chain link holds: the predecessor's hash is this record's prev_hash, or the successor's "
+                    "prev_hash is this record's hash")]
 
 
 class KeyStatus(msgspec.Struct, frozen=True, kw_only=True):
-    kid: str | None
-    alg: str | None
-    known: bool
-    not_before: str | None
-    not_after: str | None
+    """The key the record names in its JWS header."""
+
+    kid: Annotated[str | None, msgspec.Meta(
+        description="The key id in the JWS header (null when the header is unreadable)")]
+    alg: Annotated[str | None, msgspec.Meta(description="The JWS algorithm in the header")]
+    known: Annotated[bool, msgspec.Meta(description="The key is in the log's key set")]
+    not_before: Annotated[str | None, msgspec.Meta(description="Start of the key's validity window (RFC 3339)")]
+    not_after: Annotated[str | None, msgspec.Meta(
+        description="End of the key's validity window (RFC 3339); null while it is the active key")]
 
 
 class Checks(msgspec.Struct, frozen=True, kw_only=True):
-    signature: bool
-    key_known: bool
-    key_window: bool
-    canonical: bool
-    hash: bool
-    columns: bool
-    position: bool
-    origin: bool
-    predecessor: bool
-    successor: bool
+    """Each check of one record: true when it passed."""
+
+    signature: Annotated[bool, msgspec.Meta(description="The Ed25519 signature verifies over the stored payload")]
+    key_known: Annotated[bool, msgspec.Meta(description="The signing key is in the log's key set")]
+    key_window: Annotated[bool, msgspec.Meta(description="created_at is inside the key's validity window")]
+    canonical: Annotated[bool, msgspec.Meta(description="The payload is RFC 8785 canonical JSON")]
+    hash: Annotated[bool, msgspec.Meta(description="The payload hashes to the stored hash")]
+    columns: Annotated[bool, msgspec.Meta(description="The stored columns say what the signed payload says")]
+    position: Annotated[bool, msgspec.Meta(description="The record is signed for the position it is stored at")]
+    origin: Annotated[bool, msgspec.Meta(
+        description="The record is signed for this log (name, JWS type and algorithm)")]
+    predecessor: Annotated[bool, msgspec.Meta(description="The record before exists and links to this one")]
+    successor: Annotated[bool, msgspec.Meta(
+        description="The record after exists and links to this one (true for the newest record)")]
 
 
 class RecordVerification(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    seq: int
-    hash: str
-    prev_hash: str
-    valid: bool
-    checks: Checks
-    key: KeyStatus
-    predecessor: Neighbour | None  # seq 0 is the genesis hash; null when the record before is missing
-    successor: Neighbour | None  # null for the newest record, or when the record after is missing
-    problems: list[Problem]
+    """One stored record checked on its own and against its neighbours."""
+
+    id: Annotated[str, msgspec.Meta(description="The assessment's id")]
+    seq: Annotated[int, msgspec.Meta(description="Its position in the log")]
+    hash: Annotated[str, msgspec.Meta(description="Its stored hash")]
+    prev_hash: Annotated[str, msgspec.Meta(description="Its stored link to the record before")]
+    valid: Annotated[bool, msgspec.Meta(description="Every check passed and no problem was found")]
+    checks: Annotated[Checks, msgspec.Meta(description="Each check and whether it passed")]
+    key: Annotated[KeyStatus, msgspec.Meta(description="The key that signed it")]
+    # seq 0 is the genesis hash; null when the record before is missing
+    predecessor: Annotated[Neighbour | None, msgspec.Meta(
+        description="The record before (seq 0 is the genesis hash); null when it is missing")]
+    successor: Annotated[Neighbour | None, msgspec.Meta(
+        description="The record after; null for the newest record, or when it is missing")]
+    problems: Annotated[list[Problem], msgspec.Meta(description="Every problem found, first the record's own")]
 
 
 def verify_one(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None, *,
-               predecessor_hash: str | None, successor_prev_hash: str | None, head_seq: int) -> RecordVerification:
+               predecessor_hash: str | None, successor_prev_hash: str | None, successor_hash: str | None,
+               head_seq: int) -> RecordVerification:
     """One record's own checks and its two links (``None`` for a neighbour that is not stored)."""
     failures = check_record(record, keys, log_name)
     problems = [Problem(seq=record.seq, kind=f.kind, detail=f.detail) for f in failures]
@@ -470,8 +492,8 @@ def verify_one(record: StoredRecord, keys: dict[str, PublicKey], log_name: str |
     elif not predecessor.linked:
         problems.append(Problem(seq=record.seq, kind="forged", detail=f"prev_hash is not record "
                                                                       f"{record.seq - 1}'s hash"))
-    successor = None if successor_prev_hash is None else Neighbour(
-        seq=record.seq + 1, hash=successor_prev_hash, linked=successor_prev_hash == record.hash)
+    successor = None if successor_prev_hash is None or successor_hash is None else Neighbour(
+        seq=record.seq + 1, hash=successor_hash, linked=successor_prev_hash == record.hash)
     if successor is None and record.seq < head_seq:
         problems.append(Problem(seq=record.seq + 1, kind="deleted", detail=f"record {record.seq + 1} is missing"))
     elif successor is not None and not successor.linked:
@@ -704,14 +726,34 @@ def _result(walk: ChainWalk, problem: Problem | None) -> VerifyResult:
     return VerifyResult(records=walk.count, last_seq=walk.seq, last_hash=walk.hash, problem=problem)
 
 
+def out_of_place(result: VerifyResult, records: Iterable[StoredRecord]) -> VerifyResult:
+    """A gap whose records turn up later in the same file was not a deletion: the lines were reordered.
+
+    The walk stops at the first gap (it reads once, in order); only then is the file read again,
+    for the missing seqs.
+    """
+    problem = result.problem
+    if problem is None or problem.kind != "deleted":
+        return result
+    missing = range(result.last_seq + 1, problem.seq)
+    for record in records:
+        if record.seq in missing:
+            return msgspec.structs.replace(result, problem=Problem(
+                seq=problem.seq, kind="reordered", detail=f"record {record.seq} is out of place: it should come "
+                f"before record {problem.seq}, and comes after it"))
+    return result
+
+
 def verify_records(records: Iterable[StoredRecord], jwks: dict[str, Any], *, log_name: str | None = None,
                    anchors: Sequence[Anchor] = (), workers: int | None = None, chunk_size: int = 256,
-                   progress: Callable[[int], None] | None = None) -> VerifyResult:
+                   progress: Callable[[int], None] | None = None,
+                   reread: Callable[[], Iterable[StoredRecord]] | None = None) -> VerifyResult:
     """Verify a log given in seq order (an export file, a list); stop at the first problem.
 
     This process reads the records, checks chunks of ``chunk_size`` itself and sends others to
     ``workers - 1`` worker processes (``workers`` defaults to one per CPU; 0 or 1: none).
     A database is faster to verify with ``verify_database``, whose workers read their own records.
+    ``reread`` gives the records again (a sequence is its own): a gap is then told from lines out of order.
     """
     checker = RunChecker(jwks, log_name, anchors)  # a bad JWKS fails here, before any process starts
     processes = worker_processes(workers)
@@ -719,7 +761,9 @@ def verify_records(records: Iterable[StoredRecord], jwks: dict[str, Any], *, log
     with _worker_processes(processes, (jwks, log_name, tuple(anchors), None)) as executor:
         problem = _drive(_chunks(records, chunk_size), checker.records, executor, _check_records_in_worker,
                          processes, walk, progress)
-    return _result(walk, problem)
+    if reread is None and isinstance(records, Sequence):
+        reread = lambda: records  # noqa: E731 - a sequence reads again as it is
+    return _result(walk, problem) if reread is None else out_of_place(_result(walk, problem), reread())
 
 
 def seq_ranges(source: RowSource, conn: Any, size: int) -> Iterator[tuple[int | None, int | None]]:

@@ -25,8 +25,17 @@ def _store(settings: Settings) -> ClientStore:
 
 
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.api.clients import NewClient
+    from advisor.api.strict_json import schema_errors, unstorable
     from advisor.auth.clients import Role
 
+    # The API's own rules for a client: its JSON Schema (whole-string patterns) and storable characters.
+    errors = [f"{e.detail}" for e in schema_errors(NewClient, {"name": args.name, "role": args.role})]
+    if (bad := unstorable(args.name)) is not None:
+        errors.append(f"contains {bad}, a character that cannot be stored")
+    if errors:
+        print(f"invalid client name {args.name!r}: {'; '.join(errors)}", file=sys.stderr)
+        return 2
     store = _store(settings)
     try:
         client, key = store.create(args.name, Role(args.role))

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from advisor.audit.keyring import utc_now
+from advisor.jsonlog import KEY_PATTERN  # noqa: F401 - keys are shaped here; the logs scrub that shape
 from advisor.store.tables import clients
+from advisor.store.writer import begin_locked
 
 KEY_PREFIX = "adv_"
 _CLIENT_ID = re.compile(r"^cl-[0-9a-f]{16}$")
-# Anything shaped like a key: used to scrub logs, whatever a caller puts where.
-KEY_PATTERN = re.compile(r"adv_cl-[0-9a-f]{16}_[A-Za-z0-9_-]+")
 ANONYMOUS = "anonymous"
 
 
@@ -33,6 +33,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"  # reads every assessment
     AUDITOR = "auditor"  # reads every assessment; verifies, exports, checkpoints
     ADMIN = "admin"  # manages clients
+    MONITOR = "monitor"  # reads /metrics, nothing else
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +140,20 @@ class ClientStore:
         return [c for c in self.all() if c.name == id_or_name and c.revoked_at is None]
 
     def revoke(self, client_id: str) -> Client | None:
-        """Revoke at once (idempotent); refuses to revoke the last active admin."""
-        with self.engine.begin() as conn:
+        """Revoke at once (idempotent); refuses to revoke the last active admin.
+
+        Count-then-update is a race (two admins revoking each other at once left none), so the
+        check runs under a lock: ``BEGIN IMMEDIATE`` on SQLite (the write lock up front, so the
+        loser waits instead of failing to upgrade a read lock), and on PostgreSQL a row lock on
+        every active admin, taken in id order; the loser re-reads after the winner commits and
+        sees one admin left.
+        """
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as conn, begin_locked(conn, sqlite):
+            if not sqlite:
+                conn.execute(select(clients.c.id).where(clients.c.role == Role.ADMIN.value,
+                                                        clients.c.revoked_at.is_(None))
+                             .order_by(clients.c.id).with_for_update()).all()
             row = conn.execute(select(clients).where(clients.c.id == client_id)).first()
             if row is None:
                 return None

@@ -24,6 +24,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from advisor.api.problems import problem
 from advisor.auth.clients import ANONYMOUS, ANONYMOUS_PRINCIPAL, ClientStore, Principal, Role
 
 REALM = "llm-hosting-advisor"
@@ -58,7 +59,13 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         self.auth_required = auth_required
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        header = connection.headers.get("authorization")
+        sent = connection.headers.getall("authorization", [])
+        # Two headers, or two joined with a comma (as a proxy may combine them; a token68 has no comma): which
+        # one counts differs between proxies and frameworks, so the ambiguity is refused.
+        if len(sent) > 1 or any("," in value for value in sent):
+            raise problem(400, "invalid-field", "Invalid request field",
+                          "`Authorization` holds more than one credential; send one", field="Authorization")
+        header = sent[0] if sent else None
         if header is None:
             if not self.auth_required:
                 return AuthenticationResult(user=ANONYMOUS_PRINCIPAL, auth=None)

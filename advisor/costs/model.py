@@ -1,63 +1,45 @@
-"""The capacity-based TCO model: pure arithmetic over a catalog, no I/O.
+"""The TCO model: the three options priced at a daily volume, line by line, from one catalog.
 
-Self-hosting is sized, not looked up: peak tokens/s from the daily volume and the
-peak-to-average ratio, replicas from a deployment's published throughput at a utilisation
-target, plus spare replicas, on the cheapest deployment whose model fits in GPU memory.
-Managed APIs are priced at the blended input/output rate of the cheapest model of the needed
-capability that the required regions allow. Hybrid sends the simple share to a small
-self-hosted model and the rest to a managed model.
+- Managed: the comparator offering's tokens (see ``managed``) plus the fixed items the rules
+  attach (integration, lock-in remediation).
+- Self-hosted: the cheapest plan of the tier's deployments (see ``fleet``): GPUs or owned
+  servers, staff and per-node operations, plus integration. Never a deployment of another tier.
+- Hybrid, two variants, the cheaper eligible one is the option: (a) the simple share on a
+  self-hosted small model, or (b) on a managed small model (API-to-API routing: no GPUs, no
+  staff), the rest on the managed comparator; both pay for a routing layer.
+
+``cost(option, v)`` is the same arithmetic as ``price(option, v)`` without the words, for the
+searches over volume (break-even, the decision's crossings); a test holds them equal.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Final
 
 import msgspec
 
 from advisor.costs.assumptions import Resolved
-from advisor.costs.catalog import Deployment, GpuInstance, ManagedModel
+from advisor.costs.crossing import GRID, sustained_from
+from advisor.costs.fleet import Fleet, Plan, Sizer
+from advisor.costs.managed import Choice, ManagedPricer
+from advisor.costs.money import cents, num, usd
 from advisor.domain.profile import Capability, OptionName, Profile
-from advisor.domain.recommendation import LineItem, SourceRef
+from advisor.domain.recommendation import Alternative, LatencyCheck, LineItem
+from advisor.domain.regions import RegionTable
+from advisor.domain.rules import HybridVariant
 
-CENT: Final = Decimal("0.01")
-MILLION: Final = Decimal(1_000_000)
-SECONDS_PER_DAY: Final = Decimal(86_400)
-CAPABILITY_ORDER: Final[tuple[Capability, ...]] = ("small", "mid", "frontier")
 # Weeks that run in parallel (the longest counts) versus build work that follows them.
-LEAD_WEEKS: Final = frozenset(
-    {
-        "weeks_hiring",
-        "weeks_cloud_provisioning",
-        "weeks_procurement_with_relationship",
-        "weeks_procurement_without_relationship",
-        "weeks_baa_legal",
-    }
-)
-
-
-def cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def usd(value: Decimal) -> str:
-    """Format a monthly amount for a basis sentence: $1,234.56."""
-    return f"${cents(value):,}"
-
-
-def rate(value: Decimal) -> str:
-    """Format a unit price exactly as the catalog gives it: $10.76654, $0.195."""
-    text = f"{value.normalize():,f}"
-    return f"${text}" if "." in text else f"${text}.00"
-
-
-def num(value: Decimal | int | float) -> str:
-    d = Decimal(value) if not isinstance(value, Decimal) else value
-    if d == d.to_integral_value():
-        return f"{int(d):,}"
-    return f"{d.quantize(Decimal('0.01')).normalize():,f}"
+LEAD_WEEKS: Final = frozenset({"weeks_hiring", "weeks_cloud_provisioning", "weeks_procurement_with_relationship",
+                               "weeks_procurement_without_relationship", "weeks_baa_legal"})
+# Items that only a fleet of GPUs incurs: not charged to API-to-API routing.
+FLEET_ITEMS: Final = frozenset({"ops_overhead_monthly_usd", "weeks_self_hosted_setup", "weeks_hiring",
+                                "weeks_cloud_provisioning", "weeks_procurement_with_relationship",
+                                "weeks_procurement_without_relationship"})
+PER_NODE_ITEMS: Final = frozenset({"ops_overhead_monthly_usd"})
 
 
 class OptionPrice(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +50,11 @@ class OptionPrice(msgspec.Struct, frozen=True, kw_only=True):
     weeks: int | None = None
     weeks_basis: str = ""
     unavailable_reason: str | None = None
+    region: str | None = None
+    variant: HybridVariant | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    latency: LatencyCheck | None = None
+    notes: tuple[str, ...] = ()  # caveats of the chosen offering or deployment, for the risks
 
     @property
     def monthly_usd(self) -> Decimal | None:
@@ -76,175 +63,218 @@ class OptionPrice(msgspec.Struct, frozen=True, kw_only=True):
         return sum((item.monthly_usd for item in self.line_items), Decimal(0))
 
 
-class Sizing(msgspec.Struct, frozen=True, kw_only=True):
-    deployment: Deployment
-    instance: GpuInstance
-    replicas: int
-    spare: int
-    monthly_usd: Decimal
-    line: LineItem
+class RuleItems(msgspec.Struct, frozen=True, kw_only=True):
+    """What the fired rules attach to one option: catalog cost items and weeks items."""
+
+    costs: tuple[str, ...] = ()
+    weeks: tuple[str, ...] = ()
 
 
 class PricingRun:
-    """Prices the three options for one profile against one catalog's resolved assumptions."""
+    """Prices the options of one profile against one catalog's resolved assumptions."""
 
-    def __init__(self, profile: Profile, assumptions: Resolved) -> None:
-        self.profile = profile
-        self.a = assumptions
-        self.catalog = assumptions.catalog
-        self.hours = self.catalog.catalog.hours_per_month
-        self.days = self.catalog.catalog.days_per_month
-        self.output_share = Decimal(repr(profile.workload.output_share))
-        # A run asks for the same capability's candidates several times (facts, managed, hybrid).
-        self._candidates: dict[Capability, list[ManagedModel]] = {}
-        self._deployments: dict[Capability, list[tuple[Deployment, GpuInstance]]] = {}
+    def __init__(self, profile: Profile, assumptions: Resolved, regions: RegionTable,
+                 items: Mapping[OptionName, RuleItems] | None = None,
+                 excluded_variants: Sequence[HybridVariant] = (),
+                 managed_factor: Decimal = Decimal(1), gpu_factor: Decimal = Decimal(1)) -> None:
+        self.profile, self.a, self.regions = profile, assumptions, regions
+        self.items = dict(items or {})
+        self.excluded_variants = frozenset(excluded_variants)
+        self.managed = ManagedPricer(profile, assumptions, regions, managed_factor)
+        self.sizer = Sizer(profile, assumptions, regions, gpu_factor)
+        self.capability: Capability = profile.workload.capability
+        self.share = Decimal(repr(profile.workload.simple_task_share))
+        self.main: Choice = self.managed.choose(self.capability)
+        self.small: Choice = self.managed.choose("small", comparator=False)
+        self.plans: list[Plan] = self.sizer.plans(self.capability)
+        self.small_plans: list[Plan] = self.sizer.plans("small")
+        # Where a latency need is met by some plan, only such plans are considered; plans that are
+        # never the cheapest at any volume of a fixed sample are dropped, so searches stay fast. The
+        # sample does not depend on the profile's volume, so neither do the cost curves.
+        self.plans = self._useful(_meeting_latency(self.plans), "fte_self_hosted")
+        self.small_plans = self._useful(_meeting_latency(self.small_plans), "fte_hybrid")
+        self._costs: dict[tuple[OptionName, Decimal], Decimal | None] = {}
+        self._sustained: dict[tuple[OptionName, OptionName, Decimal], int | None] = {}
 
-    # ------------------------------------------------------------------ managed side
-    def managed_candidates(self, capability: Capability) -> list[ManagedModel]:
-        found = self._candidates.get(capability)
-        if found is None:
-            regions = set(self.profile.compliance.data_residency)
-            found = [m for m in self.catalog.managed_models
-                     if m.capability == capability and (not regions or regions.issubset(m.regions))]
-            self._candidates[capability] = found
-        return found
+    def with_rules(self, items: Mapping[OptionName, RuleItems],
+                   excluded_variants: Sequence[HybridVariant]) -> PricingRun:
+        """This run with the fired rules' line items and variant exclusions; the plans are shared."""
+        run = copy.copy(self)
+        run.items = dict(items)
+        run.excluded_variants = frozenset(excluded_variants)
+        run._costs, run._sustained = {}, {}
+        return run
 
-    def blended_per_1m(self, model: ManagedModel) -> Decimal:
-        out = self.output_share
-        return model.input_per_1m * (1 - out) + model.output_per_1m * out
+    def sustained(self, riskier: OptionName, safer: OptionName, factor: Decimal = Decimal(1)) -> int | None:
+        """The daily volume from which ``riskier`` costs at most ``factor`` x ``safer`` for good (see crossing)."""
+        key = (riskier, safer, factor)
+        if key not in self._sustained:
+            def steps(lo: Decimal, hi: Decimal) -> list[Decimal] | None:
+                a, b = self.steps(riskier, lo, hi), self.steps(safer, lo, hi)
+                return None if a is None or b is None else sorted(set(a) | set(b))
 
-    def managed_model(self, capability: Capability) -> ManagedModel | None:
-        candidates = self.managed_candidates(capability)
-        return min(candidates, key=self.blended_per_1m) if candidates else None
+            self._sustained[key] = sustained_from(lambda v: self.cost(riskier, v), lambda v: self.cost(safer, v),
+                                                  steps, factor)
+        return self._sustained[key]
 
-    def token_line(self, model: ManagedModel, daily_tokens: Decimal, what: str) -> LineItem:
-        monthly_tokens = daily_tokens * self.days
-        blended = self.blended_per_1m(model)
-        out = self.output_share
-        basis = (
-            f"{what}{num(daily_tokens)} tokens/day x {num(self.days)} days = {num(monthly_tokens)} tokens/month"
-            f" x {rate(blended)}/1M blended ({num((1 - out) * 100)}% input at {rate(model.input_per_1m)}/1M,"
-            f" {num(out * 100)}% output at {rate(model.output_per_1m)}/1M) on {model.id}"
-        )
-        return LineItem(
-            category="managed_tokens",
-            monthly_usd=cents(monthly_tokens / MILLION * blended),
-            basis=basis,
-            source=self.a.entry_ref("managed_models", model.id, model.as_of, model.unsourced),
-            inputs=(self._output_share_ref(),),
-        )
+    def _useful(self, plans: list[Plan], base_item: str) -> list[Plan]:
+        """The plans that are cheapest at some volume of a fixed sample (a quick float estimate)."""
+        if len(plans) <= 3:
+            return plans
+        a, sizer = self.a, self.sizer
+        salary = float(a.value("engineer_annual_usd") * a.value("loaded_cost_multiplier") / 12)
+        base, per_node = float(a.value(base_item)), float(a.value("fte_per_node"))
+        floor = float(a.value("oncall_min_fte")) if self.profile.workload.availability == "24x7" else 0.0
+        ops = float(a.value("ops_overhead_per_node_monthly_usd"))
+        spare, peak = sizer.spare, float(sizer.peak_ratio)
+        shapes = [(float(sizer.replica_tok_s(p)) * 86_400 / peak, float(p.pack), float(p.unit_monthly),
+                   p.unit_gpus) for p in plans]
+        keep: set[int] = set()
+        for v in (float(g) for g in GRID[::4]):
+            best, best_i = math.inf, 0
+            for i, (per_replica, pack, monthly, gpus) in enumerate(shapes):
+                units = math.ceil((max(1, math.ceil(v / per_replica)) + spare) / pack)
+                nodes = math.ceil(units * gpus / 8)
+                amount = units * monthly + max(base + per_node * nodes, floor) * salary + ops * nodes
+                if amount < best:
+                    best, best_i = amount, i
+            keep.add(best_i)
+        return [p for i, p in enumerate(plans) if i in keep]
 
-    @staticmethod
-    def _output_share_ref() -> SourceRef:
-        # The caller's figure (default 0.25, i.e. 3 input tokens per output token: an assumption).
-        return SourceRef(entry="profile.workload.output_share", as_of="request", assumption=True)
+    def rebuilt(self, *, band: Mapping[str, Decimal] | None = None, managed_factor: Decimal | None = None,
+                gpu_factor: Decimal | None = None) -> PricingRun:
+        """The same run under other assumption band values or price factors (sensitivity).
 
-    # ------------------------------------------------------------------ self-hosted side
-    def price_factor(self) -> tuple[Decimal, str, list[SourceRef]]:
-        c = self.profile.compliance
-        mode = self.profile.infrastructure.gpu_procurement
-        if c.air_gapped or "government" in c.regimes:
-            mode = "on_prem"
-        if mode == "cloud_reserved":
-            d = self.a.value("reserved_discount")
-            return 1 - d, f" x (1 - {num(d * 100)}% reserved discount)", [self.a.ref("reserved_discount")]
-        if mode == "on_prem":
-            f = self.a.value("on_prem_cost_factor")
-            return f, f" x {num(f)} on-premise amortised factor", [self.a.ref("on_prem_cost_factor")]
-        return Decimal(1), " on-demand", []
-
-    def fits(self, deployment: Deployment, instance: GpuInstance) -> bool:
-        return deployment.weights_gb <= instance.gpu_mem_gb * self.a.value("gpu_memory_usable_share")
-
-    def deployments_for(self, capability: Capability) -> list[tuple[Deployment, GpuInstance]]:
-        """Deployments that serve ``capability`` (else the most capable ones) and fit in GPU memory.
-
-        Serving a lower capability than asked is a gap the rule RTE-FRONTIER-GAP reports as a risk.
+        A price factor scales every plan alike, so the plans are kept; band values re-plan.
         """
-        found = self._deployments.get(capability)
-        if found is None:
-            found = []
-            for wanted in reversed(CAPABILITY_ORDER[: CAPABILITY_ORDER.index(capability) + 1]):
-                serving = [d for d in self.catalog.deployments if wanted in d.capabilities]
-                if serving:
-                    pairs = [(d, self.catalog.instance(d.instance)) for d in serving]
-                    found = [(d, instance) for d, instance in pairs if self.fits(d, instance)]
-                    break
-            self._deployments[capability] = found
-        return found
+        if band is None:
+            run = self.with_rules(self.items, tuple(self.excluded_variants))
+            if managed_factor is not None:
+                run.managed = ManagedPricer(self.profile, self.a, self.regions, managed_factor)
+            if gpu_factor is not None:
+                run.sizer = copy.copy(self.sizer)
+                run.sizer.gpu_factor = gpu_factor
+            return run
+        return PricingRun(self.profile, self.a.with_band(band), self.regions,
+                          self.items, tuple(self.excluded_variants),
+                          self.managed.factor if managed_factor is None else managed_factor,
+                          self.sizer.gpu_factor if gpu_factor is None else gpu_factor)
 
-    def replicas_for(self, deployment: Deployment, daily_tokens: Decimal) -> tuple[int, Decimal]:
-        peak = daily_tokens / SECONDS_PER_DAY * Decimal(repr(self.profile.workload.peak_to_average))
-        capacity = deployment.throughput_tok_s * self.a.value("utilisation_target")
-        return max(1, math.ceil(peak / capacity)), peak
+    # ------------------------------------------------------------------ fixed items
+    def _items(self, option: OptionName, fleet: bool) -> RuleItems:
+        found = self.items.get(option, RuleItems())
+        if fleet:
+            return found
+        return RuleItems(costs=tuple(i for i in found.costs if i not in FLEET_ITEMS),
+                         weeks=tuple(i for i in found.weeks if i not in FLEET_ITEMS))
 
-    def size(self, capability: Capability, daily_tokens: Decimal, category: str) -> Sizing | None:
-        """The cheapest deployment that fits in memory and serves the peak, as a GPU line item."""
-        factor, factor_text, factor_refs = self.price_factor()
-        spare = int(self.a.value("redundancy_spare_replicas"))
-        best: tuple[Decimal, Deployment, GpuInstance, int, Decimal] | None = None
-        for d, instance in self.deployments_for(capability):
-            needed, peak = self.replicas_for(d, daily_tokens)
-            monthly = cents((needed + spare) * self.hours * instance.hourly_usd * factor)
-            if best is None or monthly < best[0]:
-                best = (monthly, d, instance, needed, peak)
-        if best is None:
-            return None
-        monthly, d, instance, needed, peak = best
-        util = self.a.value("utilisation_target")
-        basis = (
-            f"{needed + spare} x {instance.id} x {num(self.hours)} h x {rate(instance.hourly_usd)}/h{factor_text}"
-            f" ({d.model} {d.precision}; peak {num(peak)} tokens/s / ({num(d.throughput_tok_s)} tokens/s"
-            f" x {num(util * 100)}% utilisation) = {needed} replica(s) + {spare} spare)"
-        )
-        line = LineItem(
-            category=category,
-            monthly_usd=monthly,
-            basis=basis,
-            source=self.a.entry_ref("gpu_instances", instance.id, instance.as_of, instance.unsourced),
-            inputs=(
-                self.a.entry_ref("deployments", d.id, d.as_of, d.unsourced),
-                self.a.ref("utilisation_target"),
-                self.a.ref("redundancy_spare_replicas"),
-                self.a.ref("gpu_memory_usable_share"),
-                *factor_refs,
-            ),
-        )
-        return Sizing(deployment=d, instance=instance, replicas=needed + spare, spare=spare, monthly_usd=monthly,
-                      line=line)
+    def _fixed_amount(self, costs: Sequence[str], nodes: int) -> Decimal:
+        total = Decimal(0)
+        for item in costs:
+            if item in PER_NODE_ITEMS:
+                total += cents(self.a.value(item) + self.a.value("ops_overhead_per_node_monthly_usd") * nodes)
+            else:
+                total += cents(self.a.value(item))
+        return total
 
-    def staffing_line(self, fte_item: str) -> LineItem:
-        fte = self.a.value(fte_item)
-        annual = self.a.value("engineer_annual_usd")
-        loaded = self.a.value("loaded_cost_multiplier")
-        on_staff = Decimal(self.profile.team.ml_infra_engineers)
-        refs = (self.a.ref("engineer_annual_usd"), self.a.ref("loaded_cost_multiplier"))
+    def _fixed_lines(self, costs: Sequence[str], nodes: int) -> list[LineItem]:
+        lines = []
+        for item in costs:
+            if item in PER_NODE_ITEMS:
+                lines.append(self.sizer.ops_line(nodes))
+            else:
+                value, entry = self.a.value(item), self.a.entry(item)
+                lines.append(LineItem(category=item.removesuffix("_monthly_usd"), monthly_usd=cents(value),
+                                      basis=f"{entry.title}: {usd(value)}/month", source=self.a.ref(item)))
+        return lines
+
+    def _staff_amount(self, nodes: int, base_item: str) -> Decimal:
+        fte = self.sizer.fte(nodes, base_item)
         if self.profile.assumptions.staffing == "incremental":
-            counted = max(Decimal(0), fte - on_staff)
-            basis = (f"max(0, {num(fte)} FTE needed - {num(on_staff)} on staff) = {num(counted)} new FTE"
-                     f" x {usd(annual)}/yr x {num(loaded)} loaded / 12 (incremental: staff on hand is sunk)")
+            fte = max(Decimal(0), fte - self.profile.team.ml_infra_engineers)
+        return cents(fte * self.a.value("engineer_annual_usd") * self.a.value("loaded_cost_multiplier") / 12)
+
+    def _fleet_amount(self, fleet: Fleet, base_item: str, costs: Sequence[str]) -> Decimal:
+        gpu = cents(fleet.units * fleet.plan.unit_monthly * self.sizer.gpu_factor)
+        return gpu + self._staff_amount(fleet.nodes, base_item) + self._fixed_amount(costs, fleet.nodes)
+
+    def _best_fleet(self, plans: Sequence[Plan], volume: Decimal, base_item: str,
+                    costs: Sequence[str]) -> tuple[Decimal, Fleet] | None:
+        best: tuple[Decimal, Fleet] | None = None
+        for plan in plans:
+            fleet = self.sizer.size(plan, volume)
+            amount = self._fleet_amount(fleet, base_item, costs)
+            if best is None or amount < best[0]:
+                best = (amount, fleet)
+        return best
+
+    # ------------------------------------------------------------------ totals only (searches)
+    def cost(self, option: OptionName, volume: Decimal) -> Decimal | None:
+        key = (option, volume)
+        if key not in self._costs:
+            self._costs[key] = self._cost(option, volume)
+        return self._costs[key]
+
+    def _cost(self, option: OptionName, volume: Decimal) -> Decimal | None:
+        if option == "managed":
+            o = self.main.offering
+            if o is None:
+                return None
+            return cents(self.managed.monthly(o, volume)) + self._fixed_amount(self._items("managed", False).costs, 0)
+        if option == "self_hosted":
+            best = self._best_fleet(self.plans, volume, "fte_self_hosted", self._items("self_hosted", True).costs)
+            return None if best is None else best[0]
+        totals = [t for t in (self._hybrid_cost(v, volume) for v in self.hybrid_variants()) if t is not None]
+        return min(totals) if totals else None
+
+    def baa_vendors(self) -> list[str]:
+        """Platforms in the catalog that sign a BAA for this tier where the data may go."""
+        return [self.a.catalog.platform(p).name for p in self.managed.baa_platforms(self.capability)]
+
+    def hybrid_variants(self) -> tuple[HybridVariant, ...]:
+        return tuple(v for v in ("self_hosted_small", "managed_small") if v not in self.excluded_variants)
+
+    def _hybrid_cost(self, variant: HybridVariant, volume: Decimal) -> Decimal | None:
+        main = self.main.offering
+        if main is None:
+            return None
+        rest = cents(self.managed.monthly(main, volume * (1 - self.share)))
+        if variant == "managed_small":
+            small = self.small.offering
+            if small is None:
+                return None
+            return (cents(self.managed.monthly(small, volume * self.share)) + rest
+                    + self._fixed_amount(self._items("hybrid", False).costs, 0))
+        best = self._best_fleet(self.small_plans, volume * self.share, "fte_hybrid", self._items("hybrid", True).costs)
+        return None if best is None else best[0] + rest
+
+    def steps(self, option: OptionName, lo: Decimal, hi: Decimal, limit: int = 400) -> list[Decimal] | None:
+        """Volumes in (lo, hi] where the option's cost jumps or bends; None when there are too many."""
+        found: list[Decimal] = []
+        if option == "self_hosted":
+            sources = [(p, Decimal(1)) for p in self.plans]
+        elif option == "hybrid" and "self_hosted_small" in self.hybrid_variants() and self.share > 0:
+            sources = [(p, self.share) for p in self.small_plans]
         else:
-            counted = fte
-            basis = f"{num(fte)} FTE x {usd(annual)}/yr x {num(loaded)} loaded / 12"
-        return LineItem(
-            category="staffing",
-            monthly_usd=cents(counted * annual * loaded / 12),
-            basis=basis,
-            source=self.a.ref(fte_item),
-            inputs=refs,
-        )
+            return found
+        for plan, scale in sources:
+            points = self.sizer.steps(plan, lo * scale, hi * scale, limit)
+            if points is None:
+                return None
+            found += [p / scale for p in points]
+            if len(found) > limit:
+                return None
+        return sorted(set(found))
 
-    def overhead_line(self, item: str) -> LineItem:
-        value = self.a.value(item)
-        entry = self.a.entry(item)
-        return LineItem(
-            category=item.removesuffix("_monthly_usd"),
-            monthly_usd=cents(value),
-            basis=f"{entry.title}: {usd(value)}/month",
-            source=self.a.ref(item),
-        )
+    # ------------------------------------------------------------------ priced, with words
+    def price(self, option: OptionName, volume: Decimal) -> OptionPrice:
+        if option == "managed":
+            return self._price_managed(volume)
+        if option == "self_hosted":
+            return self._price_self_hosted(volume)
+        return self._price_hybrid(volume)
 
-    def weeks(self, items: Iterable[str]) -> tuple[int, str]:
+    def _weeks(self, items: Sequence[str]) -> tuple[int, str]:
         lead = {i: self.a.value(i) for i in items if i in LEAD_WEEKS}
         build = {i: self.a.value(i) for i in items if i not in LEAD_WEEKS}
         total = (max(lead.values()) if lead else Decimal(0)) + sum(build.values(), Decimal(0))
@@ -255,50 +285,122 @@ class PricingRun:
         parts += [f"{k.removeprefix('weeks_')} {num(v)}" for k, v in build.items()]
         return math.ceil(total), (" + ".join(parts) + f" = {num(total)} weeks") if parts else "no lead time"
 
-    # ------------------------------------------------------------------ the three options
-    def price(self, option: OptionName, cost_items: list[str], week_items: list[str]) -> OptionPrice:
-        w = self.profile.workload
-        volume = Decimal(w.daily_tokens)
-        lines: list[LineItem] = []
-        if option == "managed":
-            model = self.managed_model(w.capability)
-            if model is None:
-                return self._unavailable_managed(w.capability)
-            lines.append(self.token_line(model, volume, ""))
-            configuration = f"managed API: {model.id}"
-        elif option == "self_hosted":
-            sizing = self.size(w.capability, volume, "gpu_compute")
-            if sizing is None:
-                return OptionPrice(line_items=(), configuration="none",
-                                   unavailable_reason="no catalog deployment fits in GPU memory")
-            lines += [sizing.line, self.staffing_line("fte_self_hosted")]
-            configuration = f"self-hosted: {sizing.replicas} x {sizing.instance.id} ({sizing.deployment.id})"
-        else:
-            share = Decimal(repr(w.simple_task_share))
-            model = self.managed_model(w.capability)
-            sizing = self.size("small", volume * share, "gpu_compute_small_model")
-            if model is None:
-                return self._unavailable_managed(w.capability)
-            if sizing is None:
-                return OptionPrice(line_items=(), configuration="none",
-                                   unavailable_reason="no small-model deployment fits in GPU memory")
-            lines += [
-                sizing.line,
-                self.token_line(model, volume * (1 - share), f"{num((1 - share) * 100)}% routed to managed: "),
-                self.staffing_line("fte_hybrid"),
-            ]
-            configuration = (f"hybrid: {num(share * 100)}% on {sizing.replicas} x {sizing.instance.id}"
-                             f" ({sizing.deployment.id}), rest on {model.id}")
-        lines += [self.overhead_line(item) for item in cost_items]
-        weeks, weeks_basis = self.weeks(week_items)
-        return OptionPrice(line_items=tuple(lines), configuration=configuration, weeks=weeks,
-                           weeks_basis=weeks_basis)
+    def _alternatives(self) -> tuple[Alternative, ...]:
+        return tuple(Alternative(offering=o.id, model=o.model, open_weights=o.open_weights, monthly_usd=cents(
+            self.managed.monthly(o, Decimal(self.profile.workload.daily_tokens)))) for o in self.main.alternatives)
 
-    def _unavailable_managed(self, capability: Capability) -> OptionPrice:
-        regions = ", ".join(self.profile.compliance.data_residency) or "any region"
-        return OptionPrice(
-            line_items=(),
-            configuration="none",
-            unavailable_reason=f"no {capability} managed model in catalog {self.catalog.catalog.id} "
-            f"is processed in {regions}",
-        )
+    def _price_managed(self, volume: Decimal) -> OptionPrice:
+        o = self.main.offering
+        if o is None:
+            return OptionPrice(line_items=(), configuration="none", unavailable_reason=self.main.unavailable_reason)
+        items = self._items("managed", False)
+        lines = [self.managed.token_line(o, volume), *self._fixed_lines(items.costs, 0)]
+        weeks, basis = self._weeks(items.weeks)
+        notes = tuple(n for n in (self.main.note, o.caveats and f"{o.id}: {o.caveats}") if n)
+        latency = None
+        if self.profile.workload.latency_p95_ms is not None:
+            latency = LatencyCheck(target_ms=self.profile.workload.latency_p95_ms, met=None,
+                                   evidence="unknown: the catalog has no latency commitment for managed APIs")
+        return OptionPrice(line_items=tuple(lines), configuration=f"managed API: {o.id}", weeks=weeks,
+                           weeks_basis=basis, region=self._where(o.regions),
+                           alternatives=self._alternatives(), latency=latency, notes=notes)
+
+    def _where(self, regions: Sequence[str]) -> str:
+        """Where a managed offering processes this profile's data: the pinned region that serves the
+        residency need, its regions when there is none, or "global" (no residency commitment)."""
+        wanted = self.profile.compliance.data_residency
+        if wanted:
+            serving = [r for r in regions if self.regions.allowed(r, wanted)]
+            if serving:
+                return ",".join(serving)
+        return ",".join(regions) if regions else "global"
+
+    def _latency(self, plan: Plan) -> LatencyCheck:
+        return LatencyCheck(target_ms=self.profile.workload.latency_p95_ms, met=plan.capacity.latency_met,
+                            evidence=plan.capacity.latency_evidence)
+
+    def _fleet_notes(self, plan: Plan) -> tuple[str, ...]:
+        d = plan.deployment
+        notes = []
+        if plan.capacity.upper_bound:
+            notes.append(f"{d.id} is sized on an offline maximum-throughput figure with no latency limit: an upper"
+                         " bound, so real capacity is lower")
+        if d.quality_gap:
+            notes.append(f"{d.model} and the managed {self.capability} tier: {d.quality_gap}")
+        return tuple(notes)
+
+    def _no_fleet(self, what: str) -> str:
+        regions = ", ".join(self.profile.compliance.data_residency)
+        where = f" in {regions}" if regions else ""
+        mode = "as owned hardware" if self.sizer.owned_only else f"at {self.sizer.provisioning} pricing{where}"
+        return f"catalog {self.a.catalog.catalog.id} has no {what} deployment that fits and can be placed {mode}"
+
+    def _price_self_hosted(self, volume: Decimal) -> OptionPrice:
+        items = self._items("self_hosted", True)
+        best = self._best_fleet(self.plans, volume, "fte_self_hosted", items.costs)
+        if best is None:
+            return OptionPrice(line_items=(), configuration="none",
+                               unavailable_reason=self._no_fleet(f"{self.capability}-tier open-weight"))
+        fleet = best[1]
+        lines = [self.sizer.gpu_line(fleet, "gpu_compute"), self.sizer.staffing_line(fleet.nodes, "fte_self_hosted"),
+                 *self._fixed_lines(items.costs, fleet.nodes)]
+        weeks, basis = self._weeks(items.weeks)
+        return OptionPrice(line_items=tuple(lines), configuration=f"self-hosted: {_fleet_text(fleet)}", weeks=weeks,
+                           weeks_basis=basis, region=fleet.plan.region, latency=self._latency(fleet.plan),
+                           notes=self._fleet_notes(fleet.plan))
+
+    def _price_hybrid(self, volume: Decimal) -> OptionPrice:
+        variants = self.hybrid_variants()
+        priced = [(c, v) for v in variants if (c := self._hybrid_cost(v, volume)) is not None]
+        if not priced:
+            reasons = [r for r in (self.main.unavailable_reason, self.small.unavailable_reason) if r]
+            if "self_hosted_small" in variants and not self.small_plans:
+                reasons.append(self._no_fleet("small-tier"))
+            if not variants:
+                reasons.append("both hybrid variants are excluded by rules")
+            return OptionPrice(line_items=(), configuration="none", unavailable_reason="; ".join(reasons) or "n/a")
+        variant = min(priced, key=lambda cv: (cv[0], cv[1]))[1]
+        main = self.main.offering
+        assert main is not None
+        share = self.share
+        rest = self.managed.token_line(main, volume * (1 - share), f"{num((1 - share) * 100)}% routed to managed: ")
+        if variant == "managed_small":
+            small = self.small.offering
+            assert small is not None
+            items = self._items("hybrid", False)
+            head = self.managed.token_line(small, volume * share, f"{num(share * 100)}% routed to the small model: ")
+            lines = [head, rest, *self._fixed_lines(items.costs, 0)]
+            config = f"hybrid (API-to-API routing): {num(share * 100)}% on {small.id}, rest on {main.id}"
+            region = self._where(main.regions)
+            notes = tuple(f"{o.id}: {o.caveats}" for o in (small, main) if o.caveats)
+            latency = None
+        else:
+            items = self._items("hybrid", True)
+            best = self._best_fleet(self.small_plans, volume * share, "fte_hybrid", items.costs)
+            assert best is not None
+            fleet = best[1]
+            lines = [self.sizer.gpu_line(fleet, "gpu_compute_small_model", f"{num(share * 100)}% simple work: "),
+                     rest, self.sizer.staffing_line(fleet.nodes, "fte_hybrid"),
+                     *self._fixed_lines(items.costs, fleet.nodes)]
+            config = f"hybrid: {num(share * 100)}% on {_fleet_text(fleet)}, rest on {main.id}"
+            region = fleet.plan.region
+            notes = tuple(f"{o.id}: {o.caveats}" for o in (main,) if o.caveats) + self._fleet_notes(fleet.plan)
+            latency = self._latency(fleet.plan)
+        weeks, basis = self._weeks(items.weeks)
+        return OptionPrice(line_items=tuple(lines), configuration=config, weeks=weeks, weeks_basis=basis,
+                           region=region, variant=variant, latency=latency, notes=notes)
+
+
+def _meeting_latency(plans: list[Plan]) -> list[Plan]:
+    meeting = [p for p in plans if p.capacity.latency_met is True]
+    return meeting or plans
+
+
+def _fleet_text(fleet: Fleet) -> str:
+    plan = fleet.plan
+    d = plan.deployment
+    where = "on premises" if plan.owned else f"in {plan.region}"
+    count = num(fleet.units)
+    unit = (f"{count} server(s), {plan.unit_gpus} x {d.gpu} each" if plan.owned
+            else f"{count} x {plan.unit_name} ({plan.unit_gpus} x {d.gpu})")
+    return f"{unit} {where}, {d.model} {d.precision} ({d.id})"

@@ -37,6 +37,11 @@ FACT_FIELDS: Final[dict[str, type]] = {
     "pricing_stability_critical": bool,
     "gpu_procurement": str,
     "staffing": str,
+    "availability": str,
+    "provisioning": str,
+    "autoscaling": bool,
+    "cached_input_share": float,
+    "batch_share": float,
 }
 
 
@@ -49,11 +54,25 @@ def _ratio(value: float) -> float:
     return round(value, FACT_FLOAT_DECIMALS)
 
 
+def provisioning(profile: Profile) -> str:
+    """How cloud GPUs are bought: the caller's choice, else reserved with existing commitments."""
+    chosen = profile.assumptions.provisioning
+    if chosen is not None:
+        return chosen
+    return "reserved_1y" if profile.infrastructure.gpu_procurement == "cloud_reserved" else "on_demand"
+
+
+def owns_hardware(profile: Profile) -> bool:
+    """Air-gapped and government work runs on owned hardware (the article's override)."""
+    c = profile.compliance
+    return c.air_gapped or "government" in c.regimes
+
+
 def profile_fact(profile: Profile, *, managed_residency_available: bool) -> dict[str, Any]:
     """Flatten a validated profile into the fact asserted into the rule engine.
 
     ``managed_residency_available`` comes from the pricing catalog (is any managed model of the
-    needed capability processed inside every required region?), computed before the rules run.
+    needed capability processed inside an allowed region?), computed before the rules run.
     A null latency is left out: an absent field never matches a comparison.
     """
     w, c = profile.workload, profile.compliance
@@ -77,6 +96,11 @@ def profile_fact(profile: Profile, *, managed_residency_available: bool) -> dict
         "pricing_stability_critical": profile.requirements.pricing_stability_critical,
         "gpu_procurement": profile.infrastructure.gpu_procurement,
         "staffing": profile.assumptions.staffing,
+        "availability": w.availability,
+        "provisioning": provisioning(profile),
+        "autoscaling": profile.assumptions.autoscaling,
+        "cached_input_share": _ratio(w.cached_input_share),
+        "batch_share": _ratio(w.batch_share),
     }
     for regime in ("hipaa", "gdpr", "finance", "government"):
         fact[f"regime_{regime}"] = regime in c.regimes

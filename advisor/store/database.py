@@ -8,6 +8,7 @@ and every session has bounds so a dead replica cannot hold the chain lock for lo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,53 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class NoDatabase(RuntimeError):
+    """A command that reads the database found none (it never creates one: ``advisor migrate`` does)."""
+
+
+def require_database(settings: Settings) -> None:
+    """Raise :class:`NoDatabase` naming where it looked when a SQLite database file does not exist.
+
+    Only ``serve`` and ``migrate`` create a database; any other command would otherwise leave an
+    empty file behind (wherever it was run from) and fail later with a SQL error.
+    """
+    url = make_url(normalise_url(settings.database_url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    if not path.is_file():
+        raise NoDatabase(f"no database at {path.resolve()} (ADVISOR_DATABASE_URL={settings.database_url}); "
+                         "create it with `advisor migrate`, or run from the directory that holds var/")
+
+
+def private_sqlite_files(database: Path) -> None:
+    """The database directory 0700 when this creates it, the database file 0600 from its creation.
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the database file's permissions, so they are
+    0600 too. A file left more open by an older version is tightened (it is ours: we could open it).
+    """
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)  # never truncates; mode applies only on creation
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = database.with_name(database.name + suffix)
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            companion.chmod(0o600)
+
+
 def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
     url = normalise_url(settings.database_url)
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_sqlite_files(Path(database))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=pool_size or settings.db_pool_size, max_overflow=8)
+                               pool_size=pool_size or settings.db_pool_size, max_overflow=8,
+                               hide_parameters=not settings.log_bodies)
         synchronous = settings.sqlite_synchronous
 
         @event.listens_for(engine, "connect")
@@ -61,8 +101,10 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    # Without body logging, errors never carry statement parameters (other clients' data) into a log line.
     return create_engine(url, pool_size=pool_size or settings.db_pool_size, max_overflow=8,
-                         pool_pre_ping=True, connect_args=postgres_connect_args(url))
+                         pool_pre_ping=True, connect_args=postgres_connect_args(url),
+                         hide_parameters=not settings.log_bodies)
 
 
 # A session idle inside a transaction (a replica frozen or cut off while holding the chain-head

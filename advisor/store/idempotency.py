@@ -48,6 +48,9 @@ class Replay:
     record_id: str
 
 
+IN_FLIGHT_RETRY_AFTER = 1  # seconds
+
+
 @dataclass(frozen=True)
 class InFlight:
     retry_after: int
@@ -110,9 +113,9 @@ class IdempotencyStore:
                 return Replay(status=int(row.response_status), headers=json.loads(row.response_headers),
                               record_id=str(row.record_id))
             if row.lease_until > stamp:
-                remaining = datetime.strptime(row.lease_until, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) - now
-                return InFlight(retry_after=max(1, min(int(self.lease.total_seconds()),
-                                                       int(remaining.total_seconds()) + 1)))
+                # A request finishes in milliseconds: its retry should come back in a second, not when the
+                # lease (kept long for a process that died) runs out.
+                return InFlight(retry_after=IN_FLIGHT_RETRY_AFTER)
             # The owner's lease ran out (it died or hangs): take the claim over.
             taken = conn.execute(update(idempotency_keys).where(
                 _where(client_id, key), c.owner == row.owner, c.status == PENDING,

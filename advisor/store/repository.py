@@ -30,22 +30,33 @@ class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One listed record. A record whose stored bytes or columns fail their check is listed as
-    ``integrity: failed`` with its id, its seq and why, and no values (they may be altered)."""
+    """One stored assessment in a listing (the full record is at /assessments/{id}).
 
-    id: str
-    seq: int
+    A record whose stored bytes or columns fail their check is listed as ``integrity: failed`` with
+    its id, its seq and why, and no values (they may be altered): those fields are then null."""
+
+    id: Annotated[str, msgspec.Meta(description="The assessment's id")]
+    seq: Annotated[int, msgspec.Meta(description="Its position in the log")]
     integrity: Annotated[Literal["ok", "failed"], msgspec.Meta(
         description="failed: the stored record is not what the log committed to; its values are not shown")]
-    created_at: str | None
-    requester: str | None
-    organization: str | None
-    decision: str | None
-    strength: str | None
-    rules_digest: str | None
-    catalog_id: str | None
-    hash: str | None
-    integrity_problem: Annotated[str | None, msgspec.Meta(description="Why the record failed its check")] = None
+    created_at: Annotated[str | None, msgspec.Meta(
+        description="When it was appended (RFC 3339, UTC); null when integrity is failed")]
+    requester: Annotated[str | None, msgspec.Meta(
+        description="The client id that created it; null when integrity is failed")]
+    organization: Annotated[str | None, msgspec.Meta(
+        description="The profile's organisation name; null when integrity is failed")]
+    decision: Annotated[str | None, msgspec.Meta(
+        description="managed, self_hosted or hybrid; null when integrity is failed")]
+    strength: Annotated[str | None, msgspec.Meta(
+        description="mandatory, clear or marginal; null when integrity is failed")]
+    rules_digest: Annotated[str | None, msgspec.Meta(
+        description="Digest of the rules that decided it; null when integrity is failed")]
+    catalog_id: Annotated[str | None, msgspec.Meta(
+        description="The pricing catalog used; null when integrity is failed")]
+    hash: Annotated[str | None, msgspec.Meta(
+        description="The record's hash in the log; null when integrity is failed")]
+    integrity_problem: Annotated[str | None, msgspec.Meta(
+        description="Why the record failed its check (absent when integrity is ok)")] = None
 
 
 def summary_of(row: Any) -> Summary:
@@ -56,6 +67,9 @@ def summary_of(row: Any) -> Summary:
     if reason is None:
         return Summary(integrity="ok", **values)
     log.error("record integrity: record %s (seq %s) listed as failed: %s", values["id"], values["seq"], reason)
+    from advisor.metrics import INTEGRITY_FAILURES  # the metrics module imports the API's, which import the store
+
+    INTEGRITY_FAILURES.labels(kind="record-integrity").inc()
     return Summary(id=values["id"], seq=values["seq"], integrity="failed", created_at=None, requester=None,
                    organization=None, decision=None, strength=None, rules_digest=None, catalog_id=None, hash=None,
                    integrity_problem=reason)

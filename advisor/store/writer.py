@@ -13,12 +13,14 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.audit.jws import detach, sign_compact
 from advisor.audit.keyring import KeyRing, utc_now
@@ -57,6 +59,7 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes)
     columns: Columns
     completion: Completion | None = None
+    request_id: str | None = None  # the HTTP request's, for the writer's log lines about this draft
     # Extra rows written in the same transaction, given the result (tests; in-process writers only).
     also_write: Callable[[Connection, Appended], None] | None = None
 
@@ -82,6 +85,10 @@ class StoreUnavailable(RuntimeError):
 
 class DraftRejected(RuntimeError):
     """One draft's own ``also_write`` refused it (e.g. its idempotency claim was lost): only it fails."""
+
+
+class RecordRefused(DraftRejected):
+    """The database refused this record's own data (alone in its transaction): retrying cannot help."""
 
 
 class CommitUnknown(StoreUnavailable):
@@ -168,8 +175,10 @@ class Appender(Protocol):
 
 
 class ChainWriter:
-    def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool) -> None:
+    def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool,
+                 on_commit: Callable[[int, float], None] | None = None) -> None:
         self.engine = engine
+        self.on_commit = on_commit  # (records, seconds) after each committed batch: metrics
         self.keyring = keyring
         self.log_name = log_name
         self.max_batch = max_batch
@@ -197,6 +206,7 @@ class ChainWriter:
 
     def append_sync(self, drafts: Sequence[Draft]) -> list[Appended]:
         """One transaction; an error before COMMIT stored nothing, an error during it is ``CommitUnknown``."""
+        started = time.perf_counter()
         with self.engine.connect() as conn:
             transaction = begin_locked(conn, self.sqlite)
             try:
@@ -209,7 +219,9 @@ class ChainWriter:
                 transaction.commit()
             except Exception as exc:
                 raise CommitUnknown(f"commit outcome unknown: {type(exc).__name__}") from exc
-            return results
+        if self.on_commit is not None:
+            self.on_commit(len(drafts), time.perf_counter() - started)
+        return results
 
     def _run(self) -> None:
         """The loop outlives any error: a database outage fails the waiting batch (503), never the thread."""
@@ -248,25 +260,47 @@ class ChainWriter:
         self.stop()
 
 
+def is_outage(exc: BaseException) -> bool:
+    """The database or the connection failed (retry later), as opposed to one record's data being refused."""
+    if isinstance(exc, StoreUnavailable | OperationalError | InterfaceError | PoolTimeout | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def commit_batch(append_sync: Callable[[Sequence[Draft]], list[Appended]],
                  drafts: Sequence[Draft]) -> list[Appended | StoreUnavailable | DraftRejected]:
     """Append ``drafts`` in one transaction; the outcome of each (its record, or why it is not stored).
 
-    When one draft's own rows fail the transaction (a lost idempotency claim, a duplicate), the
-    drafts are committed one by one, so only that one fails.
+    When the transaction fails for any reason but an outage (one draft's rows refused: a lost
+    idempotency claim, a duplicate, data the database cannot store), the batch is split in halves
+    and each half committed on its own, so only the drafts at fault fail and every other one
+    commits. A draft that fails alone for its own data is :class:`RecordRefused`, never the
+    retryable :class:`StoreUnavailable` (its retry could never succeed).
     """
     try:
         return list(append_sync(drafts))
-    except (IntegrityError, DraftRejected) as exc:
-        if len(drafts) > 1:
-            log.info("batch of %d failed (%s); committing its drafts one by one", len(drafts), type(exc).__name__)
-            return [outcome for draft in drafts for outcome in commit_batch(append_sync, [draft])]
-        log.warning("append failed: %s: %s", type(exc).__name__, exc)
-        return [exc if isinstance(exc, DraftRejected) else StoreUnavailable(str(exc))]
     except Exception as exc:
-        log.warning("append of %d record(s) failed: %s: %s", len(drafts), type(exc).__name__, exc)
-        error = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
-        return [error] * len(drafts)
+        if is_outage(exc):
+            log.warning("append of %d record(s) failed: %s", len(drafts), _describe(exc))
+            error = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(_describe(exc))
+            return [error] * len(drafts)
+        if len(drafts) > 1:
+            log.info("batch of %d failed (%s); committing it in halves", len(drafts), type(exc).__name__)
+            half = len(drafts) // 2
+            return [*commit_batch(append_sync, drafts[:half]), *commit_batch(append_sync, drafts[half:])]
+        log.warning("append of record %s failed: %s", drafts[0].id, _describe(exc),
+                    extra={"request_id": drafts[0].request_id})
+        if isinstance(exc, DraftRejected):
+            return [exc]
+        if isinstance(exc, IntegrityError):  # a unique key taken (e.g. a colliding id): a retry gets a new id
+            return [StoreUnavailable(_describe(exc))]
+        return [RecordRefused(f"the database refused this record: {_describe(exc)}")]
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's kind, never its SQL or parameters (other clients' data may be among them)."""
+    orig = getattr(exc, "orig", None)
+    return type(exc).__name__ + (f" ({type(orig).__name__})" if orig is not None else "")
 
 
 def _notify(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:

@@ -41,13 +41,15 @@ from advisor.store.writer import (
     Completion,
     Draft,
     DraftRejected,
+    RecordRefused,
     StoreUnavailable,
     commit_batch,
 )
 
 log = logging.getLogger(__name__)
 
-_OK, _UNAVAILABLE, _COMMIT_UNKNOWN, _REJECTED = 0, 1, 2, 3
+_OK, _UNAVAILABLE, _COMMIT_UNKNOWN, _REJECTED, _COMMITTED = 0, 1, 2, 3, 4
+_NO_REQUEST = -1  # a _COMMITTED frame answers no request: it reports a batch (size, seconds) for the metrics
 
 
 class _Wire(msgspec.Struct, array_like=True, frozen=True):
@@ -59,6 +61,7 @@ class _Wire(msgspec.Struct, array_like=True, frozen=True):
     recommendation_raw: bytes
     columns: Columns
     completion: Completion | None
+    request_id: str | None = None
 
 
 class _Stored(msgspec.Struct, array_like=True, frozen=True):
@@ -93,6 +96,11 @@ class _Child(asyncio.Protocol):
         self._buffer += data
         for message in split_frames(self._buffer):
             request, kind, body = _reply_decoder.decode(message)
+            if kind == _COMMITTED:  # counted here, in the server process, where /metrics is served
+                from advisor.metrics import observe_commit
+
+                observe_commit(int(body[0]), float(body[1]))
+                continue
             waiting = self.pending.pop(request, None)
             if waiting is None or waiting[0].done():
                 continue
@@ -123,9 +131,10 @@ def _error(kind: int, body: Any) -> Exception:
     if kind == _COMMIT_UNKNOWN:
         return CommitUnknown(message)
     if kind == _REJECTED:
-        from advisor.store.idempotency import LeaseLost  # the only rejection a draft can carry today
+        from advisor.store.idempotency import LeaseLost
 
-        return LeaseLost(message) if name == "LeaseLost" else DraftRejected(message)
+        rejections = {"LeaseLost": LeaseLost, "RecordRefused": RecordRefused}
+        return rejections.get(name, DraftRejected)(message)
     return StoreUnavailable(message)
 
 
@@ -161,6 +170,9 @@ class WriterProcess:
         if self._stopping:  # stop_helpers waits for it (and kills it only after its timeout)
             return
         self.restarts += 1
+        from advisor.metrics import HELPER_RESTARTS
+
+        HELPER_RESTARTS.labels(helper="writer").inc()
         restart_later("writer", child.process, child.started, self._respawn)
 
     async def _respawn(self) -> None:
@@ -178,7 +190,7 @@ class WriterProcess:
         child.pending[request] = (future, draft)
         child.transport.write(frame(_encoder.encode(_Wire(
             request=request, id=draft.id, requester=draft.requester, recommendation_raw=draft.recommendation_raw,
-            columns=draft.columns, completion=draft.completion))))
+            columns=draft.columns, completion=draft.completion, request_id=draft.request_id))))
         # Not cancelled with its request: once sent, the record is appended whether or not anyone waits.
         return await asyncio.shield(future)
 
@@ -205,6 +217,8 @@ def _reply(wire: _Wire, outcome: Appended | StoreUnavailable | DraftRejected) ->
 def serve(sock: socket.socket, writer: ChainWriter) -> None:
     """Append every batch of drafts that has arrived, in one transaction each, until end-of-file."""
     wires = msgspec.msgpack.Decoder(_Wire)
+    committed: list[tuple[int, float]] = []
+    writer.on_commit = lambda size, seconds: committed.append((size, seconds))
     buffer = bytearray()
     waiting: collections.deque[bytes] = collections.deque()
     open_ = True
@@ -225,9 +239,12 @@ def serve(sock: socket.socket, writer: ChainWriter) -> None:
         if not batch:
             continue
         drafts = [Draft(id=w.id, requester=w.requester, recommendation_raw=w.recommendation_raw, columns=w.columns,
-                        completion=w.completion) for w in batch]
+                        completion=w.completion, request_id=w.request_id) for w in batch]
         outcomes = commit_batch(writer.append_sync, drafts)
-        sock.sendall(b"".join(frame(_encoder.encode(_reply(w, o))) for w, o in zip(batch, outcomes, strict=True)))
+        stats = [frame(_encoder.encode((_NO_REQUEST, _COMMITTED, report))) for report in committed]
+        committed.clear()
+        sock.sendall(b"".join([*stats, *(frame(_encoder.encode(_reply(w, o)))
+                                        for w, o in zip(batch, outcomes, strict=True))]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,7 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
-    logging.basicConfig(level=logging.WARNING, format="writer %(process)d: %(levelname)s %(name)s %(message)s")
+    from advisor.jsonlog import configure_helper
+
+    configure_helper("writer")  # JSON lines, each with its draft's request id where there is one
     from advisor.audit.keyring import KeyRing
     from advisor.store.database import is_sqlite, make_engine, normalise_url
 

@@ -39,10 +39,12 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/rules"): ALL,
     ("GET", "/catalogs"): ALL,
     ("GET", "/catalogs/{catalog_id}"): ALL,
+    ("GET", "/regions"): ALL,
     ("GET", "/clients"): frozenset({Role.ADMIN}),
     ("POST", "/clients"): frozenset({Role.ADMIN}),
     ("GET", "/clients/{client_id}"): frozenset({Role.ADMIN}),
     ("POST", "/clients/{client_id}/revoke"): frozenset({Role.ADMIN}),
+    ("GET", "/metrics"): frozenset({Role.MONITOR, Role.ADMIN}),
 }
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/.well-known/jwks.json"), ("GET", "/docs"),
           ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/scalar"), ("GET", "/docs/{path}"),
@@ -59,7 +61,7 @@ def app_routes(app: Litestar) -> set[tuple[str, str]]:
 
 
 def request(client: Client, method: str, path: str, record_id: str) -> int:
-    concrete = path.format(record_id=record_id, catalog_id="sourced-2026-11", client_id="cl-0000000000000000")
+    concrete = path.format(record_id=record_id, catalog_id="sourced-2026-12", client_id="cl-0000000000000000")
     if method == "POST" and path == "/assess":
         return client.post(concrete, json=profile_dict()).status_code
     if method == "POST" and path == "/clients":

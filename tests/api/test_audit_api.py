@@ -139,6 +139,9 @@ def test_verification_of_a_sound_record(services: Services, auditor: Client) -> 
     assert all(body["checks"].values())
     assert body["predecessor"] == {"seq": middle["seq"] - 1, "hash": body["prev_hash"], "linked": True}
     assert body["successor"]["linked"] is True
+    successor = walk(auditor)[COUNT // 2 - 1]  # newest first: the record after ``middle``
+    assert successor["seq"] == middle["seq"] + 1
+    assert body["successor"]["hash"] == successor["hash"], "the successor's own hash, not its prev_hash"
     assert body["key"]["known"] is True
     assert body["key"]["alg"] == "EdDSA"
     assert auditor.get("/assessments/nope/verification").status_code == 404

@@ -35,7 +35,7 @@ CASES = [
     ("zero latency", with_field("workload.latency_p95_ms", 0), "workload.latency_p95_ms"),
     ("unknown capability", with_field("workload.capability", "huge"), "workload.capability"),
     ("unknown regime", with_field("compliance.regimes", ["sox"]), "compliance.regimes[0]"),
-    ("duplicate regime", with_field("compliance.regimes", ["hipaa", "hipaa"]), "compliance"),
+    ("duplicate regime", with_field("compliance.regimes", ["hipaa", "hipaa"]), "compliance.regimes"),
     ("empty name", with_field("organization.name", ""), "organization.name"),
     ("long name", with_field("organization.name", "x" * 201), "organization.name"),
     ("unknown field", with_field("workload.tokens_per_day", 5), "workload.tokens_per_day"),

@@ -71,11 +71,21 @@ CASES: list[tuple[str, bytes, int, str, str | None]] = [
     ("invalid UTF-8 byte", raw(BASE).replace(b"Acme", b"Ac\xffme"), 400, "malformed-json", None),
     ("overlong UTF-8", raw(BASE).replace(b"Acme", b"Ac\xc0\xafme"), 400, "malformed-json", None),
     ("UTF-8-encoded surrogate", raw(BASE).replace(b"Acme", b"Ac\xed\xa0\x80me"), 400, "malformed-json", None),
-    ("lone high surrogate", raw(BASE.replace("Acme", "Ac\\ud800me")), 400, "malformed-json", None),
-    ("lone low surrogate", raw(BASE.replace("Acme", "Ac\\udc00me")), 400, "malformed-json", None),
-    ("high surrogate at the end", raw(BASE.replace("Acme", "Acme\\ud83d")), 400, "malformed-json", None),
+    # Characters no store can hold: the field is named.
+    ("lone high surrogate", raw(BASE.replace("Acme", "Ac\\ud800me")), 400, "invalid-field", "organization.name"),
+    ("lone low surrogate", raw(BASE.replace("Acme", "Ac\\udc00me")), 400, "invalid-field", "organization.name"),
+    ("high surrogate at the end", raw(BASE.replace("Acme", "Acme\\ud83d")), 400, "invalid-field",
+     "organization.name"),
+    ("NUL in a string", raw(BASE.replace("Acme", "x\\u0000y")), 400, "invalid-field", "organization.name"),
+    ("NUL in a member name", raw(BASE + ', "assumptions": {"overrides": {"a\\u0000": 1}}'), 400, "invalid-field",
+     "assumptions.overrides.a\x00"),
+    # Patterns match whole strings (ECMA-262 `$`, as JSON Schema says): no trailing newline.
+    ("trailing newline in a pattern field", raw(BASE + ', "compliance": {"data_residency": ["eu\\n"]}'), 400,
+     "invalid-field", "compliance.data_residency[0]"),
     # Nesting deeper than any profile, within the size limit.
     ("deep nesting", raw(BASE + ', "x": ' + "[" * 20_000 + "]" * 20_000), 400, "malformed-json", None),
+    ("nesting just past the limit", raw(BASE + ', "x": ' + "[" * 40 + "]" * 40), 400, "malformed-json", None),
+    ("deep objects", raw(BASE + ', "x": ' + '{"a":' * 1000 + "1" + "}" * 1000), 400, "malformed-json", None),
 ]
 
 

@@ -37,10 +37,10 @@ def test_rules_are_served_with_their_sources(client: TestClient[Litestar]) -> No
 
 def test_catalogs_list_and_detail(client: TestClient[Litestar]) -> None:
     listing = {c["id"]: c for c in client.get("/catalogs").json()}
-    assert listing["sourced-2026-11"]["default"]
+    assert listing["sourced-2026-12"]["default"]
     assert listing["article-2026-05"]["preset"]
-    detail = client.get("/catalogs/sourced-2026-11").json()
-    assert all(m["source"] and m["as_of"] for m in detail["catalog"]["managed_models"])
+    detail = client.get("/catalogs/sourced-2026-12").json()
+    assert all(m["source"] and m["as_of"] for m in detail["catalog"]["managed_offerings"])
     assert client.get("/catalogs/nope").status_code == 404
 
 
@@ -50,3 +50,10 @@ def test_jwks_lists_the_signing_key(client: TestClient[Litestar]) -> None:
     assert keys[0]["kty"] == "OKP"
     assert keys[0]["crv"] == "Ed25519"
     assert "d" not in keys[0]  # never the private part
+
+
+def test_regions_list_countries_inside_blocs(client: TestClient[Litestar]) -> None:
+    regions = {r["code"]: r for r in client.get("/regions").json()["regions"]}
+    assert regions["de"]["parent"] == "eu"
+    assert regions["eu"]["kind"] == "bloc"
+    assert regions["uk"].get("parent") is None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from litestar import Litestar
 from sqlalchemy import select
@@ -103,6 +105,11 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
     edited = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
     assert edited.returncode == 1
     assert edited.stdout.startswith("problem: seq=7 kind=edited")
+    # Two lines swapped: out of order, not deleted (the "missing" record is further down the file).
+    export.write_text("\n".join([*lines[:10], lines[11], lines[10], *lines[12:]]) + "\n")
+    swapped = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
+    assert swapped.returncode == 1
+    assert swapped.stdout.startswith("problem: seq=12 kind=reordered"), swapped.stdout
 
 
 @SQLITE
@@ -192,6 +199,24 @@ def test_two_checkpoints_prove_the_log_only_grew_or_show_the_rewrite(settings: S
     by_vkey = advisor(settings, "verify", "--checkpoint", str(old), "--checkpoint", str(new), "--vkey", vkey.strip())
     assert by_vkey.returncode == 0, by_vkey.stdout + by_vkey.stderr
     assert "no record read" in grown.stdout
+    # With the proof (the body of GET /audit/consistency) and the published key, no database is needed:
+    # the commands that read one refuse to run without it, but this one reads none.
+    from advisor.store.tree import prove_consistency
+
+    with services.engine.connect() as conn:
+        path = prove_consistency(conn, COUNT, COUNT + 9)
+    proof = tmp_path / "proof.json"
+    proof.write_text(json.dumps({"from": COUNT, "to": COUNT + 9,
+                                 "consistency_path": [base64.b64encode(h).decode("ascii") for h in path]}))
+    nowhere = msgspec.structs.replace(settings, database_url=f"sqlite:///{tmp_path / 'absent' / 'advisor.db'}")
+    offline = advisor(nowhere, "verify", "--checkpoint", str(old), "--checkpoint", str(new), "--proof", str(proof),
+                      "--vkey", vkey.strip())
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert f"from {proof}" in offline.stdout
+    assert not (tmp_path / "absent").exists()
+    needs_db = advisor(nowhere, "verify", "--checkpoint", str(old), "--checkpoint", str(new), "--vkey", vkey.strip())
+    assert needs_db.returncode == 2
+    assert "no database at" in needs_db.stderr
     # A bare signed note (what other tlog tools exchange) works as well as our JSON form.
     (tmp_path / "old.note").write_text(json.loads(old.read_text())["note"])
     assert advisor(settings, "verify", "--checkpoint", str(tmp_path / "old.note"), "--checkpoint",

@@ -20,7 +20,8 @@ def advisor(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_assess_prints_a_table_offline() -> None:
     result = advisor("assess", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
-    assert "Decision: managed (clear)" in result.stdout
+    assert "Decision: managed (mandatory)" in result.stdout  # no staff, no budget: OVR-NO-STAFF
+    assert "OVR-NO-STAFF" in result.stdout
     assert "Findings:" in result.stdout
     assert "CHK-VALIDATION" in result.stdout
 

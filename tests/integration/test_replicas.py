@@ -1,15 +1,13 @@
 """Many server processes, one log: no fork, no gap, nothing acknowledged lost, no duplicates.
 
 Each test starts real ``advisor serve`` processes against a fresh database and loads them from
-client threads; crashes are real (``kill -9`` of a replica, a PostgreSQL restart). Loads are
+client threads; crashes are real (``kill -9`` of a replica, a restart of a private PostgreSQL cluster the
+test starts itself: the machine's server is never touched beyond creating and dropping test databases). Loads are
 bounded (a few hundred requests) and every wait has a deadline.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from advisor.settings import Settings
-from advisor.store.database import make_engine, migrate
+from advisor.store.database import make_engine, migrate, normalise_url
 from advisor.store.tables import records
 from tests.integration.chain import check_chain
 from tests.integration.cluster import (
@@ -35,6 +33,8 @@ from tests.integration.cluster import (
     server_env,
     wait_ready,
 )
+from tests.integration.private_postgres import PrivateCluster, private_cluster
+from tests.integration.private_postgres import unavailable as private_postgres_unavailable
 
 pytestmark = pytest.mark.slow
 REQUESTS = 240
@@ -128,51 +128,34 @@ def test_kill_9_of_a_replica_mid_load_loses_nothing(postgres_database: str, tmp_
     assert_log_holds(engine_of(postgres_database), load.outcomes)
 
 
-def postgres_cluster() -> tuple[str, str] | None:
-    """This machine's cluster (version, name) when the test may restart it; None otherwise."""
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
-        return None
-    if os.environ.get("TEST_POSTGRES_URL"):  # a server elsewhere is not ours to restart
-        return None
-    versions = sorted(os.listdir("/etc/postgresql"))
-    return (versions[-1], "main") if versions else None
+@pytest.fixture
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of this test's own: the machine's server is never stopped or restarted."""
+    reason = private_postgres_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with private_cluster() as cluster:
+        yield cluster
 
 
-def pg_ctlcluster(cluster: tuple[str, str], action: str) -> None:
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action], check=True,
-                   capture_output=True, timeout=120)
-
-
-def ensure_postgres_running(cluster: tuple[str, str]) -> None:
-    if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-t", "5"], check=False, timeout=30).returncode != 0:
-        pg_ctlcluster(cluster, "start")
-    subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-t", "60"], check=True, timeout=90)
-
-
-@pytest.mark.postgres
-def test_postgres_restart_mid_load_loses_nothing(postgres_database: str, tmp_path: Path,
+def test_postgres_restart_mid_load_loses_nothing(private_postgres: PrivateCluster, tmp_path: Path,
                                                  engine_of: Callable[[str], Engine]) -> None:
-    """Disruptive: restarts the local PostgreSQL (and so drops every session on it), then makes sure it runs."""
-    cluster = postgres_cluster()
-    if cluster is None:
-        pytest.skip("needs a local PostgreSQL cluster this test may restart (root, pg_ctlcluster)")
-    env = server_env(postgres_database, tmp_path / "keys")
-    try:
-        with running(2, env, tmp_path) as servers:
-            urls = [s.url for s in servers]
-            load = Load(bodies(REQUESTS, "Restart"), lambda: urls)
-            started = load.when_acknowledged(REQUESTS // 4)
-            pool, done = load_in_background(load)
-            with pool:
-                assert started.wait(timeout=120), "the load never got going"
-                pg_ctlcluster(cluster, "restart")
-                done.result(timeout=300)
-            assert disrupted(load.outcomes) > 0, "the restart interrupted no request"
-            wait_ready(servers)  # both replicas recovered by themselves: nothing was restarted but the database
-            assert_retries_replay(urls, load)
-    finally:
-        ensure_postgres_running(cluster)
-    assert_log_holds(engine_of(postgres_database), load.outcomes)
+    """Disruptive, on a private cluster: restarts it (dropping every session) under load."""
+    url = normalise_url(private_postgres.create_database("advisor"))
+    env = server_env(url, tmp_path / "keys")
+    with running(2, env, tmp_path) as servers:
+        urls = [s.url for s in servers]
+        load = Load(bodies(REQUESTS, "Restart"), lambda: urls)
+        started = load.when_acknowledged(REQUESTS // 4)
+        pool, done = load_in_background(load)
+        with pool:
+            assert started.wait(timeout=120), "the load never got going"
+            private_postgres.restart()
+            done.result(timeout=300)
+        assert disrupted(load.outcomes) > 0, "the restart interrupted no request"
+        wait_ready(servers)  # both replicas recovered by themselves: nothing was restarted but the database
+        assert_retries_replay(urls, load)
+    assert_log_holds(engine_of(url), load.outcomes)
 
 
 def test_kill_9_of_the_single_sqlite_process_loses_nothing(tmp_path: Path,

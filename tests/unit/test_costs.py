@@ -1,4 +1,4 @@
-"""The capacity-based TCO model and the break-even volume, on the real catalogs."""
+"""The TCO model on the real catalogs: managed levers, capacity, placement, staffing, hybrid variants."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from advisor.costs.assumptions import Resolved
 from advisor.costs.breakeven import break_even
 from advisor.costs.model import OptionPrice, PricingRun
-from advisor.domain.profile import OPTION_NAMES
 from advisor.service import Advisor
 from tests.factories import make_profile
 
@@ -25,8 +21,12 @@ ARTICLE_ROWS = [  # tokens/day, managed $/month, self-hosted $/month (the articl
 
 
 def run_for(advisor: Advisor, **parts: Any) -> PricingRun:
-    profile = make_profile(**parts)
-    return PricingRun(profile, Resolved(advisor.catalog_for(profile), profile))
+    """A pricing run with the line items and exclusions the profile's rules attach (as assess does)."""
+    return advisor.evaluate(make_profile(**parts))[0]
+
+
+def at(run: PricingRun, option: str, volume: int | None = None) -> OptionPrice:
+    return run.price(option, Decimal(run.profile.workload.daily_tokens if volume is None else volume))  # type: ignore[arg-type]
 
 
 def line(price: OptionPrice, category: str) -> Decimal:
@@ -38,125 +38,144 @@ def test_article_preset_reproduces_the_article_table(advisor: Advisor, tokens: i
                                                      self_hosted: int) -> None:
     run = run_for(advisor, workload={"daily_tokens": tokens}, team={"ml_infra_engineers": 1},
                   assumptions={"catalog": "article-2026-05"})
-    managed_price = run.price("managed", [], [])
-    self_price = run.price("self_hosted", ["ops_overhead_monthly_usd"], [])
-    # Staffing excluded, as the article does.
-    assert line(managed_price, "managed_tokens") == pytest.approx(Decimal(managed), rel=Decimal("0.05"))
-    non_staff = (self_price.monthly_usd or Decimal(0)) - line(self_price, "staffing")
-    assert non_staff == pytest.approx(Decimal(self_hosted), rel=Decimal("0.05"))
+    assert line(at(run, "managed"), "managed_tokens") == Decimal(managed)
+    assert line(at(run, "self_hosted"), "gpu_compute") == pytest.approx(Decimal(self_hosted), rel=Decimal("0.001"))
 
 
-def test_sourced_managed_price_is_blended_from_input_and_output(advisor: Advisor) -> None:
-    run = run_for(advisor, workload={"daily_tokens": 1_000_000, "capability": "frontier", "output_share": 0.5})
-    model = run.managed_model("frontier")
-    assert model is not None
-    expected = (model.input_per_1m + model.output_per_1m) / 2 * 30  # 30M tokens/month, half output
-    assert line(run.price("managed", [], []), "managed_tokens") == expected.quantize(Decimal("0.01"))
+def test_cache_and_batch_shares_lower_the_managed_price_with_the_offerings_own_prices(advisor: Advisor) -> None:
+    plain = run_for(advisor, workload={"daily_tokens": 10**8, "current_model": "openai/gpt-6.2-sol"})
+    levers = run_for(advisor, workload={"daily_tokens": 10**8, "current_model": "openai/gpt-6.2-sol",
+                                        "cached_input_share": 0.5, "batch_share": 0.5})
+    offering = plain.main.offering
+    assert offering is not None
+    assert offering.cached_input_per_1m is not None
+    assert offering.batch_input_per_1m is not None
+    assert offering.batch_output_per_1m is not None
+    # 0.5 live (75% input: half list, half cache read; 25% output) + 0.5 batch (75% in, 25% out at batch prices)
+    live_input = (offering.input_per_1m + offering.cached_input_per_1m) / 2
+    live = Decimal("0.75") * live_input + Decimal("0.25") * offering.output_per_1m
+    batch = Decimal("0.75") * offering.batch_input_per_1m + Decimal("0.25") * offering.batch_output_per_1m
+    assert levers.managed.blended(offering) == (live + batch) / 2
+    assert line(at(levers, "managed"), "managed_tokens") < line(at(plain, "managed"), "managed_tokens")
 
 
-def test_residency_limits_managed_models_to_the_regions(advisor: Advisor) -> None:
-    run = run_for(advisor, compliance={"data_residency": ["eu"]})
-    assert run.managed_candidates("mid")
-    assert all("eu" in m.regions for m in run.managed_candidates("mid"))
-    assert run_for(advisor, compliance={"data_residency": ["cn"]}).managed_model("mid") is None
+def test_current_model_changes_the_comparator(advisor: Advisor) -> None:
+    default = run_for(advisor, workload={"capability": "frontier"})
+    claude = run_for(advisor, workload={"capability": "frontier", "current_model": "claude-opus-5.5"})
+    assert claude.main.offering is not None
+    assert claude.main.offering.model == "claude-opus-5.5"
+    assert default.main.offering is not None
+    assert not default.main.offering.open_weights
+    assert default.main.offering.model != "claude-opus-5.5" or default.main.offering == claude.main.offering
 
 
-def test_replicas_follow_peak_load_and_redundancy(advisor: Advisor) -> None:
-    # 50M tokens/day at peak 3 = 1,736 tokens/s; the 70B FP8 node serves 8,958 x 40% = 3,583.
-    run = run_for(advisor, workload={"daily_tokens": 50_000_000}, team={"ml_infra_engineers": 2})
-    sizing = run.size("mid", Decimal(50_000_000), "gpu_compute")
-    assert sizing is not None
-    assert sizing.replicas == 2
-    assert sizing.spare == 1
-    bigger = run.size("mid", Decimal(500_000_000), "gpu_compute")
-    assert bigger is not None
-    assert bigger.replicas > sizing.replicas
-    no_spare = run_for(advisor, workload={"daily_tokens": 50_000_000}, assumptions={"redundancy": 0})
-    only = no_spare.size("mid", Decimal(50_000_000), "gpu_compute")
-    assert only is not None
-    assert only.replicas == 1
+def test_preferred_providers_pick_their_cheapest_of_the_tier(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"capability": "mid", "preferred_providers": ["anthropic"]})
+    assert run.main.offering is not None
+    assert run.main.offering.provider == "anthropic"
 
 
-def test_a_model_that_does_not_fit_in_gpu_memory_is_never_chosen(advisor: Advisor) -> None:
-    run = run_for(advisor)
-    misfit = next(d for d in run.catalog.deployments if d.id == "llama-3.3-70b-fp8-g5.xlarge")
-    assert not run.fits(misfit, run.catalog.instance(misfit.instance))
-    sizing = run.size("mid", Decimal(1_000_000), "gpu_compute")
-    assert sizing is not None
-    assert sizing.deployment.id != misfit.id
+def test_default_comparator_is_closed_weight_and_lists_a_hosted_open_model_beside_it(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"capability": "frontier", "daily_tokens": 10**8})
+    price = at(run, "managed")
+    assert run.main.offering is not None
+    assert not run.main.offering.open_weights
+    assert 1 <= len(price.alternatives) <= 2
+    assert any(a.open_weights for a in price.alternatives)
 
 
-def test_reserved_and_on_prem_pricing_apply_their_factors(advisor: Advisor) -> None:
-    base = run_for(advisor).size("mid", Decimal(1_000_000), "x")
-    reserved_run = run_for(advisor, infrastructure={"gpu_procurement": "cloud_reserved"})
-    reserved = reserved_run.size("mid", Decimal(1_000_000), "x")
-    assert base is not None
-    assert reserved is not None
-    assert reserved.monthly_usd == (base.monthly_usd * Decimal("0.6")).quantize(Decimal("0.01"))
-    assert "reserved discount" in reserved.line.basis
+def test_residency_filters_both_sides_and_names_where_each_runs(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"daily_tokens": 10**9}, team={"ml_infra_engineers": 2},
+                  compliance={"data_residency": ["eu"]})
+    managed, hosted = at(run, "managed"), at(run, "self_hosted")
+    assert managed.region is not None
+    assert all(advisor.regions.within(r, "eu") for r in managed.region.split(","))
+    assert hosted.region is not None
+    assert advisor.regions.within(hosted.region, "eu")
 
 
-def test_incremental_staffing_counts_only_new_hires(advisor: Advisor) -> None:
-    full = run_for(advisor, team={"ml_infra_engineers": 1}).staffing_line("fte_self_hosted")
-    incremental = run_for(advisor, team={"ml_infra_engineers": 1},
-                          assumptions={"staffing": "incremental"}).staffing_line("fte_self_hosted")
-    assert full.monthly_usd == Decimal("24916.67")  # 1 FTE x $230k x 1.3 / 12
-    assert incremental.monthly_usd == 0
+def test_air_gapped_runs_on_owned_servers_priced_from_capex_and_power(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"daily_tokens": 10**8, "capability": "frontier"}, team={"ml_infra_engineers": 3},
+                  compliance={"air_gapped": True})
+    price = at(run, "self_hosted")
+    assert price.region == "on_prem"
+    gpu = next(i for i in price.line_items if i.category == "gpu_compute")
+    assert gpu.source.entry.startswith("on_prem_servers.")
+    assert "kW x PUE" in gpu.basis
+    assert "colocation" in gpu.basis
+    assert "server(s), 8 x" in price.configuration
 
 
-def test_overrides_replace_catalog_assumptions_and_are_labelled(advisor: Advisor) -> None:
-    run = run_for(advisor, assumptions={"overrides": {"engineer_annual_usd": 120000.0}})
-    staffing = run.staffing_line("fte_self_hosted")
-    assert staffing.monthly_usd == Decimal("13000.00")
-    assert any(ref.entry == "profile.assumptions.engineer_annual_usd" and ref.assumption for ref in staffing.inputs)
+def test_capacity_uses_the_output_share(advisor: Advisor) -> None:
+    chatty = run_for(advisor, workload={"daily_tokens": 10**9, "capability": "small", "output_share": 0.05},
+                     team={"ml_infra_engineers": 1})
+    decode = run_for(advisor, workload={"daily_tokens": 10**9, "capability": "small", "output_share": 0.5},
+                     team={"ml_infra_engineers": 1})
+    a = min(chatty.sizer.replica_tok_s(p) for p in chatty.plans if p.deployment.id == "qwen3-8b-fp8-h100x1")
+    b = min(decode.sizer.replica_tok_s(p) for p in decode.plans if p.deployment.id == "qwen3-8b-fp8-h100x1")
+    assert a != b
 
 
-@given(tokens=st.integers(0, 10**10), share=st.floats(0, 1), peak=st.floats(1, 20),
-       capability=st.sampled_from(["small", "mid", "frontier"]))
-@settings(max_examples=60, deadline=None)
-def test_line_items_always_sum_to_the_total(advisor: Advisor, tokens: int, share: float, peak: float,
-                                            capability: str) -> None:
-    profile_run = run_for(advisor, workload={"daily_tokens": tokens, "simple_task_share": share,
-                                             "peak_to_average": peak, "capability": capability})
-    for option in OPTION_NAMES:
-        price = profile_run.price(option, ["integration_monthly_usd"], ["weeks_hiring"])
-        if price.unavailable_reason is None:
-            assert price.monthly_usd == sum(i.monthly_usd for i in price.line_items)
-            assert all(i.monthly_usd >= 0 for i in price.line_items)
+def test_staffing_rises_with_the_fleet_and_24x7_needs_an_on_call_rotation(advisor: Advisor) -> None:
+    parts: dict[str, Any] = {"workload": {"capability": "mid"}, "team": {"ml_infra_engineers": 1}}
+    small = run_for(advisor, **{**parts, "workload": {"capability": "mid", "daily_tokens": 10**7}})
+    large = run_for(advisor, **{**parts, "workload": {"capability": "mid", "daily_tokens": 10**11}})
+    office = run_for(advisor, **{**parts, "workload": {"capability": "mid", "daily_tokens": 10**7,
+                                                       "availability": "business_hours"}})
+    assert line(at(large, "self_hosted"), "staffing") > line(at(small, "self_hosted"), "staffing")
+    assert line(at(office, "self_hosted"), "staffing") < line(at(small, "self_hosted"), "staffing")
+    assert "on-call minimum for 24x7" in next(i.basis for i in at(small, "self_hosted").line_items
+                                              if i.category == "staffing")
 
 
-def _totals(advisor: Advisor, tokens: int, **parts: Any) -> tuple[Decimal, Decimal]:
-    run = run_for(advisor, workload={"daily_tokens": tokens, **parts.pop("workload", {})}, **parts)
-    managed = run.price("managed", ["integration_monthly_usd"], []).monthly_usd
-    self_hosted = run.price("self_hosted", ["ops_overhead_monthly_usd"], []).monthly_usd
-    assert managed is not None
-    assert self_hosted is not None
-    return managed, self_hosted
+def test_integration_is_charged_to_every_option(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"daily_tokens": 10**8, "simple_task_share": 0.5}, team={"ml_infra_engineers": 1})
+    for option in ("managed", "self_hosted", "hybrid"):
+        assert line(at(run, option), "integration") > 0, option
+    assert line(at(run, "self_hosted"), "lock_in_remediation") == 0
 
 
-@pytest.mark.parametrize(("catalog", "capability"),
-                         [("article-2026-05", "mid"), ("article-2026-05", "frontier"), ("sourced-2026-11", "frontier")])
-def test_break_even_is_where_self_hosting_first_costs_no_more(advisor: Advisor, catalog: str,
-                                                              capability: str) -> None:
-    parts: dict[str, Any] = {"team": {"ml_infra_engineers": 1},
-                             "assumptions": {"catalog": catalog, "staffing": "incremental"},
-                             "workload": {"capability": capability}}
-    run = run_for(advisor, **parts)
-    managed = run.price("managed", ["integration_monthly_usd"], [])
-    self_hosted = run.price("self_hosted", ["ops_overhead_monthly_usd"], [])
-    fixed_m = sum((i.monthly_usd for i in managed.line_items if i.category != "managed_tokens"), Decimal(0))
-    fixed_s = sum((i.monthly_usd for i in self_hosted.line_items if i.category != "gpu_compute"), Decimal(0))
-    result = break_even(run, fixed_m, fixed_s)
-    assert result.daily_tokens is not None, result.basis
-    at_m, at_s = _totals(advisor, result.daily_tokens, **parts)
-    assert at_s <= at_m + Decimal("0.01")
-    if result.daily_tokens > 0:
-        below_m, below_s = _totals(advisor, result.daily_tokens - 1, **parts)
-        assert below_s > below_m - Decimal("0.01")
+def test_api_to_api_hybrid_has_no_gpus_and_no_staff(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"daily_tokens": 2 * 10**8, "capability": "frontier", "simple_task_share": 0.7},
+                  team={"ml_infra_engineers": 0, "can_hire": False})
+    price = at(run, "hybrid")
+    assert price.variant == "managed_small"
+    assert {i.category for i in price.line_items} == {"managed_tokens", "integration", "lock_in_remediation",
+                                                       "routing_layer"}
+    single = at(run, "managed").monthly_usd
+    assert price.monthly_usd is not None
+    assert single is not None
+    assert price.monthly_usd < single * Decimal("0.5")
 
 
-def test_break_even_is_null_with_a_reason_when_self_hosting_never_wins(advisor: Advisor) -> None:
-    run = run_for(advisor)  # mid capability: hosted 70B APIs cost less per token than our own GPUs
-    result = break_even(run, Decimal(2250), Decimal(25416))
-    assert result.daily_tokens is None
-    assert result.basis.startswith("never")
+def test_a_tier_without_a_fitting_deployment_is_unavailable_with_the_reason(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"capability": "frontier"}, compliance={"data_residency": ["ca"]})
+    price = at(run, "self_hosted")
+    assert price.monthly_usd is None
+    assert price.unavailable_reason
+    assert "frontier" in price.unavailable_reason
+
+
+def test_break_even_is_null_with_a_reason_for_a_tiny_small_model_workload(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"daily_tokens": 100_000, "capability": "small"}, team={"ml_infra_engineers": 1},
+                  assumptions={"staffing": "incremental"})
+    even = break_even(run)
+    assert even.daily_tokens is None
+    assert even.basis
+
+
+def test_break_even_is_where_self_hosting_stays_cheaper(advisor: Advisor) -> None:
+    run = run_for(advisor, workload={"capability": "frontier"}, team={"ml_infra_engineers": 1})
+    even = break_even(run)
+    assert even.daily_tokens is not None
+    for factor in ("1", "1.3", "2", "10", "1000"):
+        v = Decimal(even.daily_tokens) * Decimal(factor)
+        sh, m = run.cost("self_hosted", v), run.cost("managed", v)
+        assert sh is not None
+        assert m is not None
+        assert sh <= m
+    below = Decimal(even.daily_tokens) * Decimal("0.8")
+    sh, m = run.cost("self_hosted", below), run.cost("managed", below)
+    assert sh is not None
+    assert m is not None
+    assert sh > m

@@ -9,9 +9,7 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 
-from advisor.costs.assumptions import Resolved
-from advisor.costs.model import PricingRun
-from advisor.domain.facts import FACT_KIND, profile_fact
+from advisor.domain.facts import FACT_KIND
 from advisor.domain.profile import Profile
 from advisor.domain.rules import Rule, Rulebook
 from advisor.engine import RuleEngine, RuleEngineError, to_durable_condition, use_msgspec_json
@@ -93,10 +91,7 @@ def test_extreme_but_valid_profiles_evaluate(advisor: Advisor) -> None:
 def test_msgspec_json_inside_durable_fires_what_the_standard_json_fires(advisor: Advisor,
                                                                         body: dict[str, Any]) -> None:
     """The engine's speed-up (durable_rules marshalling through msgspec) changes no firing."""
-    profile = msgspec.convert(body, Profile)
-    run = PricingRun(profile, Resolved(advisor.catalog_for(profile), profile))
-    subject = profile_fact(profile, managed_residency_available=bool(run.managed_candidates(
-        profile.workload.capability)))
+    subject = advisor.fact(msgspec.convert(body, Profile))
     fast = advisor.engine.evaluate(subject)
     use_msgspec_json(False)
     try:

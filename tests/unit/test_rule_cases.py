@@ -1,4 +1,11 @@
-"""Runs the review board's rule cases in rules/cases/*.toml through the real rule engine."""
+"""Runs the review board's rule cases in rules/cases/*.toml through the real rule engine and advisor.
+
+A case names a profile, the rules that must (``fires``) and must not (``does_not_fire``) fire, and
+optionally what the whole recommendation must say (``expect``): the decision, its strength, a
+strength it must not have, which options are unknown or excluded, where an option runs, the
+hybrid variant, and whether a break-even exists. A region expectation holds for that region or any
+country inside it (``eu`` holds for ``de``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from advisor.domain.facts import profile_fact
 from advisor.domain.profile import Profile
 from advisor.service import Advisor
 from advisor.settings import PROJECT_ROOT
@@ -28,24 +34,53 @@ def load_cases() -> list[tuple[str, dict[str, Any]]]:
 CASES = load_cases()
 
 
-def fired_for(advisor: Advisor, profile_parts: dict[str, Any]) -> frozenset[str]:
-    profile = msgspec.convert(profile_dict(**profile_parts), Profile)
-    run_catalog = advisor.catalog_for(profile)
-    from advisor.costs.assumptions import Resolved
-    from advisor.costs.model import PricingRun
-
-    run = PricingRun(profile, Resolved(run_catalog, profile))
-    available = bool(run.managed_candidates(profile.workload.capability))
-    return advisor.engine.evaluate(profile_fact(profile, managed_residency_available=available))
+def profile_of(case: dict[str, Any]) -> Profile:
+    return msgspec.convert(profile_dict(**case["profile"]), Profile)
 
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[name for name, _ in CASES])
 def test_rule_case(advisor: Advisor, name: str, case: dict[str, Any]) -> None:
-    fired = fired_for(advisor, case["profile"])
+    fired = advisor.fired_ids(profile_of(case))
     missing = set(case.get("fires", [])) - fired
     unexpected = set(case.get("does_not_fire", [])) & fired
     assert not missing, f"{name}: expected to fire but did not: {sorted(missing)}"
     assert not unexpected, f"{name}: fired but must not: {sorted(unexpected)}"
+
+
+EXPECTING = [(n, c) for n, c in CASES if "expect" in c]
+
+
+@pytest.mark.parametrize(("name", "case"), EXPECTING, ids=[name for name, _ in EXPECTING])
+def test_case_recommendation(advisor: Advisor, name: str, case: dict[str, Any]) -> None:
+    rec = advisor.assess(profile_of(case))
+    expect = case["expect"]
+    seen = f"{name}: got {rec.decision} ({rec.strength}): {rec.summary}"
+    if "decision" in expect:
+        assert rec.decision == expect["decision"], seen
+    if "strength" in expect:
+        assert rec.strength == expect["strength"], seen
+    if "not_strength" in expect:
+        assert rec.strength != expect["not_strength"], seen
+    for option in expect.get("unknown", []):
+        o = rec.options.get(option)
+        assert o.unavailable_reason, f"{name}: {option} should be unknown"
+        assert not o.excluded_by, f"{name}: {option} should be unknown, not excluded"
+    for option in expect.get("excluded", []):
+        assert rec.options.get(option).excluded_by, f"{name}: {option} should be excluded"
+    for option in expect.get("eligible", []):
+        assert rec.options.get(option).eligible, f"{name}: {option} should be eligible: {rec.options.get(option)}"
+    for option, region in expect.get("region", {}).items():  # runs there, or in a country inside that bloc
+        where = rec.options.get(option).region
+        inside = where == region or (where in advisor.regions.codes() and advisor.regions.within(where, region))
+        assert inside, f"{name}: {option} runs in {where}, not inside {region}"
+    for option, variant in expect.get("variant", {}).items():
+        assert rec.options.get(option).variant == variant, f"{name}: {option} variant {rec.options.get(option).variant}"
+    if "break_even" in expect:
+        assert (rec.break_even_daily_tokens is not None) == expect["break_even"], rec.break_even_basis
+    for text in expect.get("risk_mentions", []):
+        assert any(text in r for r in rec.risks), f"{name}: no risk mentions {text!r}: {rec.risks}"
+    for text in expect.get("next_step_mentions", []):
+        assert any(text in s for s in rec.next_steps), f"{name}: no next step mentions {text!r}: {rec.next_steps}"
 
 
 def test_every_rule_is_exercised_by_a_case(advisor: Advisor) -> None:

@@ -208,7 +208,7 @@ def test_chain_breaks(key: SigningKey, recommendation: Recommendation, workers: 
     assert found(check(records[:6] + records[7:], keys, workers=workers)) == (8, "deleted")
     assert found(check(records[1:], keys, workers=workers)) == (2, "deleted")
     swapped = [*records[:4], records[5], records[4], *records[6:]]  # an export file in the wrong order
-    assert found(check(swapped, keys, workers=workers)) == (6, "deleted")
+    assert found(check(swapped, keys, workers=workers)) == (6, "reordered")
     assert found(check([*records[:5], records[3], *records[5:]], keys, workers=workers)) == (4, "reordered")
 
 
@@ -252,7 +252,7 @@ TAMPERS: dict[str, tuple[Any, tuple[int, str], int]] = {
     "own-failure-outranks-a-broken-link": (lambda r: [*r[:4], with_columns(r[4], prev_hash="ab" * 32), *r[5:]],
                                            (5, "edited"), 4),
     "earliest-wins": (lambda r: [*r[:2], with_columns(r[2], hash="ee" * 32), *r[3:5], *r[6:]], (3, "edited"), 2),
-    "reordered": (lambda r: [*r[:3], r[4], r[3], *r[5:]], (5, "deleted"), 3),
+    "reordered": (lambda r: [*r[:3], r[4], r[3], *r[5:]], (5, "reordered"), 3),
     "duplicate": (lambda r: [*r[:5], r[4], *r[5:]], (5, "reordered"), 5),
     "first-missing": (lambda r: r[1:], (2, "deleted"), 0),
     "last-edited": (lambda r: [*r[:7], with_columns(r[7], decision="x")], (8, "edited"), 7),
@@ -399,18 +399,22 @@ def test_verify_one_reports_links_both_ways(key: SigningKey, recommendation: Rec
     records = chain(key, recommendation, 4)
     keys = load_keys(jwks_of(jwk_of(key)))
     sound = verify_one(records[1], keys, LOG, predecessor_hash=records[0].hash,
-                       successor_prev_hash=records[2].prev_hash, head_seq=4)
+                       successor_prev_hash=records[2].prev_hash,
+                       successor_hash=records[2].hash, head_seq=4)
     assert sound.valid
     assert sound.checks.signature
     assert sound.checks.successor
-    gaps = verify_one(records[1], keys, LOG, predecessor_hash=None, successor_prev_hash=None, head_seq=4)
+    assert sound.successor is not None
+    assert sound.successor.hash == records[2].hash  # the successor's own hash
+    gaps = verify_one(records[1], keys, LOG, predecessor_hash=None, successor_prev_hash=None, successor_hash=None,
+                      head_seq=4)
     assert not gaps.valid
     assert [(p.seq, p.kind) for p in gaps.problems] == [(2, "deleted"), (3, "deleted")]
     newest = verify_one(records[3], keys, LOG, predecessor_hash=records[2].hash, successor_prev_hash=None,
-                        head_seq=4)
+                        successor_hash=None, head_seq=4)
     assert newest.valid
     assert newest.successor is None
     forked = verify_one(records[1], keys, LOG, predecessor_hash=records[0].hash, successor_prev_hash="00" * 32,
-                        head_seq=4)
+                        successor_hash="11" * 32, head_seq=4)
     assert [(p.seq, p.kind) for p in forked.problems] == [(3, "forged")]
     assert not forked.checks.successor

@@ -34,6 +34,8 @@ from typing import Any
 import jsonschema_rs
 import msgspec
 from litestar import Request
+from litestar.params import ParameterKwarg
+from litestar.typing import FieldDefinition
 
 from advisor.api.problems import FieldError, problem
 
@@ -213,13 +215,30 @@ def body_type(request: Request[Any, Any, Any]) -> type | None:
     return annotation if isinstance(annotation, type) else None
 
 
+def query_parameters(request: Request[Any, Any, Any]) -> dict[str, FieldDefinition]:
+    """The route's parameters by the name a client sends: ``QueryParameter(name="from")`` is ``from``."""
+    found: dict[str, FieldDefinition] = {}
+    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        alias = (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
+        found[alias or name] = field
+    return found
+
+
+def is_integer(field: FieldDefinition) -> bool:
+    """``int`` or ``int | None`` (an optional integer is still given in digits when it is given)."""
+    if field.is_optional:
+        return all(inner.is_subclass_of(int) for inner in field.inner_types if not inner.is_none_type)
+    return field.is_subclass_of(int)
+
+
 def screen_query(request: Request[Any, Any, Any]) -> None:
     """Path and query parameters: nothing unstorable in any; a parameter the route takes given once (no route
     takes lists, so a second value is as ambiguous as a duplicate JSON field)."""
     for name, value in request.path_params.items():
         if isinstance(value, str):
             refuse_unstorable(name, value, "Path parameter")
-    declared = request.route_handler.parsed_fn_signature.parameters
+    declared = query_parameters(request)
     for name, values in request.query_params.dict().items():
         for value in (name, *values):
             refuse_unstorable(name, value, "Query parameter")
@@ -228,7 +247,7 @@ def screen_query(request: Request[Any, Any, Any]) -> None:
         if len(values) > 1:
             raise problem(400, "duplicate-field", "Duplicate field",
                           f"Query parameter `{name}` is given {len(values)} times; give it once", field=name)
-        if declared[name].is_subclass_of(int) and not _INTEGER.fullmatch(values[0]):  # not 1e2, 100.0, " 1"
+        if is_integer(declared[name]) and not _INTEGER.fullmatch(values[0]):  # not 1e2, 100.0, " 1"
             raise problem(400, "invalid-field", "Invalid request field",
                           f"Query parameter `{name}` must be an integer in decimal digits", field=name)
 

@@ -145,6 +145,19 @@ def test_integer_query_parameters_are_integers(client_as: Callable[..., Client],
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("path", "name"), [("/audit/consistency", "from"), ("/audit/consistency", "to"),
+                                            ("/assessments/nope/proof", "tree_size")])
+@pytest.mark.parametrize("value", ["1e2", "100.0", " 5", "+5", "\u0665"])
+def test_renamed_and_optional_integer_query_parameters_are_integers(client_as: Callable[..., Client], path: str,
+                                                                    name: str, value: str) -> None:
+    """The proof routes' parameters are named apart from their Python names (``from``) and may be absent."""
+    params = {"from": "1", name: value}
+    response = client_as("auditor").get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == name
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_two_authorization_headers_are_400(app: Litestar, client: Client,
                                           client_as: Callable[..., Client]) -> None:
     key = client.headers["Authorization"]

@@ -38,7 +38,6 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/catalogs"): ALL,
     ("GET", "/catalogs/{catalog_id}"): ALL,
     ("GET", "/regions"): ALL,
-    ("GET", "/regions"): ALL,
     ("GET", "/clients"): frozenset({Role.ADMIN}),
     ("POST", "/clients"): frozenset({Role.ADMIN}),
     ("GET", "/clients/{client_id}"): frozenset({Role.ADMIN}),

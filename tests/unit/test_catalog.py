@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from advisor.costs.catalog import Catalog
+from advisor.costs.catalog import Assumption, Catalog, GpuInstance, ManagedOffering, OnPremServer, Platform
 from advisor.service import Advisor
 
 # Plausible ranges for late-2026 prices; a figure outside is a typo (a misplaced decimal point, a monthly
@@ -22,7 +22,8 @@ def sourced(advisor: Advisor) -> Catalog:
 
 def test_every_entry_names_its_source_and_date(advisor: Advisor) -> None:
     c = sourced(advisor)
-    rows = [*c.platforms, *c.managed_offerings, *c.gpu_instances, *c.on_prem_servers, *c.assumptions]
+    rows: list[Platform | ManagedOffering | GpuInstance | OnPremServer | Assumption] = [
+        *c.platforms, *c.managed_offerings, *c.gpu_instances, *c.on_prem_servers, *c.assumptions]
     for row in rows:
         assert row.source.strip(), row.id
         assert row.as_of.strip(), row.id

@@ -113,12 +113,11 @@ def test_extreme_overrides_and_volumes_never_raise_anything_but_a_profile_error(
     profile = make_profile(workload={"daily_tokens": volume, "capability": "frontier", "simple_task_share": 0.5},
                            team={"ml_infra_engineers": 1},
                            assumptions={"overrides": overrides, "utilisation_target": utilisation})
+    refused: ProfileError | None = None
     try:
         recommendation = advisor.assess(profile)
     except ProfileError as exc:
         refused = exc
-    else:
-        refused = None
     if refused is not None:
         assert refused.field.startswith("assumptions.") or "no option" in refused.message
         return

@@ -133,7 +133,7 @@ class _Child(asyncio.Protocol):
             raw, columns = body
             future.set_result(Evaluated(raw, msgspec.convert(columns, Columns)))
         elif kind == _PROFILE_ERROR:
-            future.set_exception(ProfileError(body[0], body[1]))
+            future.set_exception(ProfileError(body[0], body[1], status=body[2]))
         else:
             future.set_exception(RuntimeError(f"evaluator failed: {body}"))
 
@@ -232,7 +232,7 @@ def serve(sock: socket.socket, advisor: Advisor) -> None:
             raw, columns = evaluated(advisor.assess(profiles.decode(profile_json)))
             reply = (request_id, _OK, (raw, columns))
         except ProfileError as exc:
-            reply = (request_id, _PROFILE_ERROR, (exc.field, exc.message))
+            reply = (request_id, _PROFILE_ERROR, (exc.field, exc.message, exc.status))
         except Exception as exc:
             log.error("evaluation failed: %s", type(exc).__name__, extra=error_fields(exc))
             reply = (request_id, _FAILED, type(exc).__name__)

@@ -35,12 +35,17 @@ class FactEvaluator(Protocol):
 
 
 class ProfileError(ValueError):
-    """The profile is well-formed but refers to something that does not exist."""
+    """The profile is well-formed but names something that does not exist or cannot be used.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``status`` 400 for a value the service's own tables refuse (an unknown region code), 422 for a
+    reference to catalog data that does not exist or cannot serve the profile.
+    """
+
+    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
         super().__init__(f"{message} - at `$.{field}`")
         self.field = field
         self.message = message
+        self.status = status
 
 
 def check_rules_against_catalogs(rulebook: Rulebook, catalogs: Mapping[str, LoadedCatalog]) -> None:
@@ -86,7 +91,7 @@ class Advisor:
         for i, code in enumerate(profile.compliance.data_residency):
             if code not in known:
                 raise ProfileError(f"compliance.data_residency[{i}]",
-                                   f"unknown region code {code!r}; see GET /regions for the codes")
+                                   f"unknown region code {code!r}; see GET /regions for the codes", status=400)
         current = profile.workload.current_model
         if current is not None and not any(current in (o.model, o.id) for o in loaded.data.managed_offerings):
             raise ProfileError("workload.current_model",

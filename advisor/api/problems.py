@@ -106,6 +106,8 @@ def from_validation(exc: ValidationException) -> ProblemDetailsException:
 
 
 def from_profile_error(exc: ProfileError) -> ProblemDetailsException:
+    if exc.status == 400:
+        return invalid_field(exc.message, exc.field)
     return problem(422, "unknown-reference", "Profile names something unknown, out of range or unpriceable",
                    f"{exc.message} at `{exc.field}`",
                    field=exc.field)

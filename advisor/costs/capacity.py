@@ -18,6 +18,7 @@ read at the workload's input/output mix, at a concurrency that meets its latency
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -85,6 +86,7 @@ def at_mix(points: Sequence[ServingPoint], share: Decimal) -> tuple[Decimal, str
     return tok_s, basis, (lo, hi)
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the same deployments are sized for many profiles
 def capacity(deployment: Deployment, output_share: Decimal, latency_p95_ms: int | None) -> Capacity | None:
     """One replica's capacity for this workload, or None when the deployment has no usable point."""
     bound = [p for p in deployment.points if not p.offline_max]

@@ -49,10 +49,10 @@ def sustained_from(x: Cost, y: Cost, steps: Steps, factor: Decimal = Decimal(1))
             return Decimal(1)
         return a - factor * b
 
-    values = [gap(v) for v in GRID]
-    if values[-1] > 0:
+    if gap(GRID[-1]) > 0:
         return None
-    last = max((i for i, g in enumerate(values) if g > 0), default=None)
+    # The last violation is the first one found walking down from the top of the grid.
+    last = next((i for i in range(len(GRID) - 2, -1, -1) if gap(GRID[i]) > 0), None)
     if last is None:
         return 0
     lo, hi = GRID[last], GRID[last + 1]

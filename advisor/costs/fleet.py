@@ -78,6 +78,8 @@ class Sizer:
         self.headroom = a.value("autoscale_headroom")
         self.hours = a.catalog.catalog.hours_per_month
         self.provisioning = provisioning(profile)
+        self._rows = {(r.provider, r.sku, r.cloud_region, r.pricing) for r in a.catalog.gpu_instances}
+        self._row_prices: dict[str, tuple[Decimal, str, tuple[SourceRef, ...]] | None] = {}
 
     # ------------------------------------------------------------------ plans
     def plans(self, capability: Capability) -> list[Plan]:
@@ -117,6 +119,18 @@ class Sizer:
                 yield priced
 
     def _cloud(self, d: Deployment, cap: Capacity, row: GpuInstance) -> Plan | None:
+        if row.id not in self._row_prices:
+            self._row_prices[row.id] = self._row_price(row)
+        priced = self._row_prices[row.id]
+        if priced is None:
+            return None
+        monthly, basis, refs = priced
+        return Plan(deployment=d, capacity=cap, unit_id=row.id, unit_name=f"{row.provider} {row.sku}",
+                    unit_gpus=row.gpus, pack=_pack(d, row.gpus), unit_monthly=monthly, unit_basis=basis,
+                    region=row.region, owned=False, refs=refs)
+
+    def _row_price(self, row: GpuInstance) -> tuple[Decimal, str, tuple[SourceRef, ...]] | None:
+        """A row's monthly price at the chosen provisioning model, once per run (rows serve many deployments)."""
         wanted = self.provisioning
         ref = self.a.entry_ref("gpu_instances", row.id, row.as_of, row.unsourced)
         if row.pricing == wanted:
@@ -133,13 +147,10 @@ class Sizer:
             refs = (ref, self.a.ref(_DISCOUNT[wanted]))
         else:
             return None
-        return Plan(deployment=d, capacity=cap, unit_id=row.id, unit_name=f"{row.provider} {row.sku}",
-                    unit_gpus=row.gpus, pack=_pack(d, row.gpus), unit_monthly=monthly, unit_basis=basis,
-                    region=row.region, owned=False, refs=refs)
+        return monthly, basis, refs
 
     def _has_row(self, row: GpuInstance, pricing: str) -> bool:
-        return any(r.provider == row.provider and r.sku == row.sku and r.cloud_region == row.cloud_region
-                   and r.pricing == pricing for r in self.a.catalog.gpu_instances)
+        return (row.provider, row.sku, row.cloud_region, pricing) in self._rows
 
     def _owned(self, d: Deployment, cap: Capacity, server: OnPremServer) -> Plan:
         a = self.a

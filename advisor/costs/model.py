@@ -130,7 +130,7 @@ class PricingRun:
         shapes = [(float(sizer.replica_tok_s(p)) * 86_400 / peak, float(p.pack), float(p.unit_monthly),
                    p.unit_gpus) for p in plans]
         keep: set[int] = set()
-        for v in (float(g) for g in GRID[::4]):
+        for v in (float(g) for g in GRID[::6]):
             best, best_i = math.inf, 0
             for i, (per_replica, pack, monthly, gpus) in enumerate(shapes):
                 units = math.ceil((max(1, math.ceil(v / per_replica)) + spare) / pack)

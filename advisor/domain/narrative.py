@@ -33,6 +33,9 @@ def money(value: Decimal | None) -> str:
 def risks(decision: Decision, fired: Sequence[Rule], chosen: PricedOption, profile: Profile) -> tuple[str, ...]:
     """Risks of the chosen option: staffing and regulation first, then the option's own caveats."""
     ruled = [r for r in fired if r.effect == "risk" and decision.option in r.options]
+    if getattr(chosen, "variant", None) == "managed_small":
+        # API-to-API routing runs no GPUs: only the managed side's risks and the router's own apply.
+        ruled = [r for r in ruled if "managed" in r.options or r.options == ("hybrid",)]
     ruled.sort(key=lambda r: _RISK_ORDER[r.category])
     found = [f"{r.title}: {r.rationale} [{r.id}]" for r in ruled]
     found += [f"Catalog note: {note}" for note in chosen.notes]

@@ -56,7 +56,7 @@ class Alternative(_Out, frozen=True):
     offering: Annotated[str, msgspec.Meta(description="Id of the offering in the catalog")]
     model: Annotated[str, msgspec.Meta(description="The model's own id")]
     open_weights: Annotated[bool, msgspec.Meta(description=(
-        "An open-weight model sold by a host: the same class of model one could self-host"))]
+        "The model's weights are open: a host selling it offers the class of model one could self-host"))]
     monthly_usd: Annotated[Decimal, msgspec.Meta(description=(
         "Its token cost per month at the profile's volume, mix, cache and batch shares (tokens only, without the "
         "option's fixed items), a decimal string"))]

@@ -106,3 +106,29 @@ def test_unknown_assessment_is_404(client: TestClient[Litestar]) -> None:
     response = client.get("/assessments/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 404
     assert "traceback" not in response.text.lower()
+
+
+def test_an_unknown_region_code_is_400_pointing_at_the_region_table(client: TestClient[Litestar],
+                                                                   app: Litestar) -> None:
+    response = client.post("/assess", json=with_field("compliance.data_residency", ["eu", "mars"]))
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["field"] == "compliance.data_residency[1]"
+    assert "GET /regions" in problem["detail"]
+    assert count(app) == 0
+
+
+def test_an_override_outside_its_range_is_422_naming_it(client: TestClient[Litestar], app: Litestar) -> None:
+    response = client.post("/assess", json=with_field("assumptions.overrides", {"utilisation_target": 0}))
+    assert response.status_code == 422
+    assert response.json()["field"] == "assumptions.overrides.utilisation_target"
+    assert count(app) == 0
+
+
+def test_a_profile_no_option_can_serve_is_422_saying_why(client: TestClient[Litestar], app: Litestar) -> None:
+    body = with_field("compliance.data_residency", ["br"])
+    body["workload"]["capability"] = "frontier"
+    response = client.post("/assess", json=body)
+    assert response.status_code == 422
+    assert "no option is both allowed and priceable" in response.json()["detail"]
+    assert count(app) == 0

@@ -111,8 +111,9 @@ def test_capacity_uses_the_output_share(advisor: Advisor) -> None:
                      team={"ml_infra_engineers": 1})
     decode = run_for(advisor, workload={"daily_tokens": 10**9, "capability": "small", "output_share": 0.5},
                      team={"ml_infra_engineers": 1})
-    a = min(chatty.sizer.replica_tok_s(p) for p in chatty.plans if p.deployment.id == "qwen3-8b-fp8-h100x1")
-    b = min(decode.sizer.replica_tok_s(p) for p in decode.plans if p.deployment.id == "qwen3-8b-fp8-h100x1")
+    qwen = "qwen3-8b-fp8-h100x1"
+    a = min(chatty.sizer.replica_tok_s(p) for p in chatty.sizer.plans("small") if p.deployment.id == qwen)
+    b = min(decode.sizer.replica_tok_s(p) for p in decode.sizer.plans("small") if p.deployment.id == qwen)
     assert a != b
 
 

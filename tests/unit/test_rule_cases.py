@@ -79,6 +79,8 @@ def test_case_recommendation(advisor: Advisor, name: str, case: dict[str, Any]) 
         assert (rec.break_even_daily_tokens is not None) == expect["break_even"], rec.break_even_basis
     for text in expect.get("risk_mentions", []):
         assert any(text in r for r in rec.risks), f"{name}: no risk mentions {text!r}: {rec.risks}"
+    for text in expect.get("risk_absent", []):
+        assert not any(text in r for r in rec.risks), f"{name}: a risk mentions {text!r}: {rec.risks}"
     for text in expect.get("next_step_mentions", []):
         assert any(text in s for s in rec.next_steps), f"{name}: no next step mentions {text!r}: {rec.next_steps}"
 

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from advisor.domain.profile import OPTION_NAMES, Profile
 from advisor.service import Advisor, ProfileError
@@ -93,3 +94,53 @@ def test_sensitivity_names_what_would_flip_the_decision(advisor: Advisor) -> Non
                                       team={"ml_infra_engineers": 1}))
     factors = {s.factor.split(":")[0] for s in rec.sensitivity}
     assert {"managed_prices", "gpu_prices", "volume"} <= factors
+
+
+def _assumption_ids() -> list[str]:
+    from advisor.costs.catalog import REQUIRED_ASSUMPTIONS
+
+    return sorted(REQUIRED_ASSUMPTIONS)
+
+
+@given(overrides=st.dictionaries(st.sampled_from(_assumption_ids()),
+                                 st.one_of(st.floats(0, 1e12, allow_nan=False),
+                                           st.sampled_from([0.0, 5e-324, 1e-9, 1.0, 1e12])), max_size=6),
+       volume=st.sampled_from([0, 1, 10**6, 10**12, 10**15]),
+       utilisation=st.none() | st.floats(0.05, 1.0))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_extreme_overrides_and_volumes_never_raise_anything_but_a_profile_error(
+        advisor: Advisor, overrides: dict[str, float], volume: int, utilisation: float | None) -> None:
+    profile = make_profile(workload={"daily_tokens": volume, "capability": "frontier", "simple_task_share": 0.5},
+                           team={"ml_infra_engineers": 1},
+                           assumptions={"overrides": overrides, "utilisation_target": utilisation})
+    refused: ProfileError | None = None
+    try:
+        recommendation = advisor.assess(profile)
+    except ProfileError as exc:
+        refused = exc
+    if refused is not None:
+        assert refused.field.startswith("assumptions.") or "no option" in refused.message
+        return
+    for value in (recommendation.break_even_daily_tokens, recommendation.break_even_range.low,
+                  recommendation.break_even_range.high):
+        assert value is None or abs(value) <= 2**53
+
+
+def _in_range() -> st.SearchStrategy[dict[str, float]]:
+    from advisor.costs.catalog import load_catalog
+    from advisor.settings import PROJECT_ROOT
+
+    catalog = load_catalog(PROJECT_ROOT / "rules" / "catalogs" / "sourced-2026-12.toml").data
+    ranges = {a.id: (float(a.min), float(a.max)) for a in catalog.assumptions}
+    return st.lists(st.sampled_from(sorted(ranges)), max_size=8, unique=True).flatmap(
+        lambda keys: st.fixed_dictionaries({k: st.floats(*ranges[k]) for k in keys}))
+
+
+@given(overrides=_in_range(), volume=st.sampled_from([0, 10**4, 10**8, 10**11, 10**15]))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_in_range_overrides_give_a_recommendation(advisor: Advisor, overrides: dict[str, float],
+                                                      volume: int) -> None:
+    profile = make_profile(workload={"daily_tokens": volume, "capability": "mid", "simple_task_share": 0.3},
+                           team={"ml_infra_engineers": 1}, assumptions={"overrides": overrides})
+    recommendation = advisor.assess(profile)
+    assert recommendation.options.get(recommendation.decision).eligible

@@ -35,10 +35,12 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 IdempotencyKey = Annotated[str | None, HeaderParameter(
-    name=IDEMPOTENCY_HEADER, required=False, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    name=IDEMPOTENCY_HEADER, required=False, min_length=1, max_length=255,
+    # What normalise_key accepts: printable ASCII without `"` or `\`, bare or in one pair of double quotes.
+    pattern=r'^(?:[\x21\x23-\x5b\x5d-\x7e]+|"[\x21\x23-\x5b\x5d-\x7e]+")$',
     description="Makes the request safe to retry: a unique value per request (a UUID), 1-255 printable ASCII "
-    "characters, optionally in double quotes (a structured-field string). Scoped to your client and kept for "
-    "at least 24 hours. A retry with the same key and body replays the original 201 with "
+    "characters other than `\"` and `\\`, optionally in double quotes (a structured-field string). Scoped to "
+    "your client and kept for at least 24 hours. A retry with the same key and body replays the original 201 with "
     "`Idempotent-Replayed: true`; the same key with another body is 422; while the first is still running, 409.",
 )]
 

@@ -25,7 +25,7 @@ from advisor.audit.merkle import ProofError
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.store.tree import TreeIncomplete, checkpoint_of, prove_consistency, prove_inclusion, tree_size
 
-MAX_SIZE = 2**62
+MAX_SIZE = 2**53 - 1  # far beyond any log; exact in a JSON number (the document's bounds are read as floats)
 
 
 def b64(data: bytes) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import operator
 import re
 from itertools import accumulate
 from typing import Any
@@ -247,9 +248,23 @@ def screen_query(request: Request[Any, Any, Any]) -> None:
         if len(values) > 1:
             raise problem(400, "duplicate-field", "Duplicate field",
                           f"Query parameter `{name}` is given {len(values)} times; give it once", field=name)
-        if is_integer(declared[name]) and not _INTEGER.fullmatch(values[0]):  # not 1e2, 100.0, " 1"
+        if is_integer(declared[name]):
+            if not _INTEGER.fullmatch(values[0]):  # not 1e2, 100.0, " 1"
+                raise problem(400, "invalid-field", "Invalid request field",
+                              f"Query parameter `{name}` must be an integer in decimal digits", field=name)
+            refuse_out_of_range(name, int(values[0]), declared[name].kwarg_definition)
+
+
+def refuse_out_of_range(name: str, value: int, kwarg: Any) -> None:
+    """The route's own bounds, checked here to name the parameter as sent (Litestar names ``from`` by the
+    handler's ``first``)."""
+    if not isinstance(kwarg, ParameterKwarg):
+        return
+    for bound, holds, words in ((kwarg.ge, operator.ge, ">="), (kwarg.gt, operator.gt, ">"),
+                                (kwarg.le, operator.le, "<="), (kwarg.lt, operator.lt, "<")):
+        if bound is not None and not holds(value, bound):
             raise problem(400, "invalid-field", "Invalid request field",
-                          f"Query parameter `{name}` must be an integer in decimal digits", field=name)
+                          f"Query parameter `{name}` must be {words} {bound}", field=name)
 
 
 async def screen_request(request: Request[Any, Any, Any]) -> None:

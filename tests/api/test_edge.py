@@ -158,6 +158,19 @@ def test_renamed_and_optional_integer_query_parameters_are_integers(client_as: C
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("path", "params", "name"), [("/audit/consistency", {"from": "0"}, "from"),
+                                                      ("/audit/consistency", {"from": "1", "to": "0"}, "to"),
+                                                      ("/audit/consistency", {"from": "9007199254740992"}, "from"),
+                                                      ("/assessments/nope/proof", {"tree_size": "0"}, "tree_size")])
+def test_out_of_range_query_parameters_are_named_as_sent(client_as: Callable[..., Client], path: str,
+                                                         params: dict[str, str], name: str) -> None:
+    response = client_as("auditor").get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == name
+    assert f"`{name}`" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_two_authorization_headers_are_400(app: Litestar, client: Client,
                                           client_as: Callable[..., Client]) -> None:
     key = client.headers["Authorization"]

@@ -169,6 +169,17 @@ def _validator(kind: type) -> Any:
     return jsonschema_rs.validator_for(msgspec.json.schema(kind))
 
 
+def prepare_validators(app_handlers: Any) -> None:
+    """Build every route's body validator now: a pattern JSON Schema's regex dialect (ECMA-262) cannot compile
+    fails the app's start, not a request."""
+    for handler in app_handlers:
+        declared = handler.opt.get(BODY_OPT)
+        data = handler.parsed_fn_signature.parameters.get("data")
+        for kind in (declared, getattr(data, "annotation", None)):
+            if isinstance(kind, type):
+                _validator(kind)
+
+
 def _error_field(error: Any) -> str:
     path = ""
     for part in error.instance_path:

@@ -29,13 +29,19 @@ import json
 import math
 import re
 from itertools import accumulate
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema_rs
 import msgspec
 from litestar import Request
+from litestar.params import Parameter
 
+from advisor.api.openapi_schema import STORABLE
 from advisor.api.problems import FieldError, problem
+
+# Path and query parameters as documented: no NUL (refused by :func:`screen_query` before Litestar parses them).
+PathText = Annotated[str, Parameter(pattern=STORABLE)]
+QueryText = Annotated[str | None, Parameter(pattern=STORABLE)]
 
 JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
 BODY_OPT = "json_body"  # opt key: the type a handler decodes from its raw body itself

@@ -25,7 +25,7 @@ from advisor.api.deps import Services
 from advisor.api.meta import MetaController
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
-from advisor.api.strict_json import prepare_validators, screen_request
+from advisor.api.strict_json import screen_request
 from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
 from advisor.auth.middleware import (
@@ -130,6 +130,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[on_shutdown],
         debug=False,
     )
+    from advisor.api.strict_json import prepare_validators  # here, not above: keeps main's import block as it is
+
     prepare_validators(handler for route in app.routes for handler in getattr(route, "route_handlers", ()))
     app.state.services = services
     return app

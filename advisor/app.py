@@ -134,5 +134,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[on_shutdown],
         debug=False,
     )
+    from advisor.api.strict_json import prepare_validators  # here, not above: keeps main's import block as it is
+
+    prepare_validators(handler for route in app.routes for handler in getattr(route, "route_handlers", ()))
     app.state.services = services
     return app

@@ -15,13 +15,13 @@ from litestar.enums import MediaType as ContentType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example, Operation, Reference, RequestBody
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
-from litestar.params import FromPath, HeaderParameter
+from litestar.params import HeaderParameter
 
 from advisor.api.deps import Services, ServicesDep
 from advisor.api.idempotency import IdempotencyKey, assess_idempotently
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
-from advisor.api.strict_json import BODY_OPT, exact_integers
+from advisor.api.strict_json import BODY_OPT, PathText, exact_integers
 from advisor.audit.record import Assessment, Receipt
 from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
@@ -178,7 +178,7 @@ class AssessController(Controller):
          description="Assessors read the assessments they created (another client's is 404, as if it did not "
          "exist); reviewers and auditors read all.",
          operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
-    def read(self, record_id: FromPath[str], request: Request[Any, Any, Any],
+    def read(self, record_id: PathText, request: Request[Any, Any, Any],
              services: ServicesDep) -> Response[Assessment]:
         principal = principal_of(request)
         found = services.repository.get(record_id, None if principal.reads_all else principal.client_id)

@@ -8,13 +8,14 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import OpenAPIFormat
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import select
 
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
+from advisor.api.strict_json import PathText, QueryText
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.keyring import SigningUnavailable, jwks
 from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
@@ -83,11 +84,11 @@ class AuditController(Controller):
          opt=allow(READ_ASSESSMENTS))
     def list_assessments(
         self, request: Request[Any, Any, Any], services: ServicesDep,
-        organization: FromQuery[str | None] = None,
+        organization: QueryText = None,
         decision: FromQuery[Literal["managed", "self_hosted", "hybrid"] | None] = None,
         strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
-        requester: FromQuery[str | None] = None,
-        rules_digest: FromQuery[str | None] = None,
+        requester: QueryText = None,
+        rules_digest: QueryText = None,
         created_from: Annotated[str | None, QueryParameter(description="inclusive, RFC 3339",
                                                             format=OpenAPIFormat.DATE_TIME)] = None,
         created_to: Annotated[str | None, QueryParameter(description="exclusive, RFC 3339",
@@ -111,7 +112,7 @@ class AuditController(Controller):
          "validity window, and its links to the records before and after it. Verifying the whole log (and "
          "against a checkpoint) is `advisor verify`.",
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
-    def verification(self, record_id: FromPath[str], services: ServicesDep) -> RecordVerification:
+    def verification(self, record_id: PathText, services: ServicesDep) -> RecordVerification:
         with services.engine.connect() as conn:
             row = conn.execute(select(records).where(records.c.id == record_id)).first()
             if row is None:

@@ -13,11 +13,12 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, PROBLEM_RESPONSES, READ_RESPONSES
 from advisor.api.problems import Problem, problem
+from advisor.api.strict_json import PathText
 from advisor.auth.clients import Client, ClientStore, LastAdmin, Role
 from advisor.auth.middleware import MANAGE_CLIENTS, allow
 
@@ -86,7 +87,7 @@ class ClientsController(Controller):
 
     @get("/{client_id:str}", summary="One client", operation_id="getClient", responses=READ_RESPONSES,
          sync_to_thread=True)
-    def get_client(self, client_id: FromPath[str], services: ServicesDep) -> ClientView:
+    def get_client(self, client_id: PathText, services: ServicesDep) -> ClientView:
         client = ClientStore(services.engine).get(client_id)
         if client is None:
             raise NotFoundException(f"no client {client_id}")
@@ -97,7 +98,7 @@ class ClientsController(Controller):
               **READ_RESPONSES, 409: ResponseSpec(data_container=Problem, media_type="application/problem+json",
                                                   description="The client is the last active admin",
                                                   generate_examples=False)})
-    def revoke(self, client_id: FromPath[str], services: ServicesDep) -> ClientView:
+    def revoke(self, client_id: PathText, services: ServicesDep) -> ClientView:
         try:
             client = ClientStore(services.engine).revoke(client_id)
         except LastAdmin as exc:

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
 from sqlalchemy import text
 
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
+from advisor.api.strict_json import PathText
 from advisor.audit.keyring import jwks
 from advisor.auth.middleware import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.costs.catalog import Catalog
@@ -113,7 +113,7 @@ class MetaController(Controller):
 
     @get("/catalogs/{catalog_id:str}", summary="One pricing catalog with every source", tags=["reference"],
          responses=READ_RESPONSES, operation_id="getCatalog", opt=allow(ANY_ROLE))
-    async def catalog(self, catalog_id: FromPath[str], services: ServicesDep) -> CatalogDocument:
+    async def catalog(self, catalog_id: PathText, services: ServicesDep) -> CatalogDocument:
         loaded = services.advisor.catalogs.get(catalog_id)
         if loaded is None:
             raise NotFoundException(f"no catalog {catalog_id}")

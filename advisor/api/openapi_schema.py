@@ -7,6 +7,7 @@ Litestar's own struct plugin, plus corrections:
 * a union of ``int`` and ``float`` is documented as ``number`` alone: JSON Schema integers are
   also numbers, so ``oneOf: [integer, number]`` would reject every integer (it matches both branches);
 * an integer's bounds are written as integers (``1000``, not ``1000.0``);
+* a string without a pattern of its own is documented as holding no NUL (``^[^\\x00]*$``: no store holds one);
 * what Litestar loses from field types: a bound of 0 on an optional number, the constraints of a
   list's items and of a dict's keys and values, and ``uniqueItems`` declared with
   ``Meta(extra_json_schema={"uniqueItems": True})``;
@@ -114,6 +115,22 @@ def field_corrections(struct: Any, schema: Schema) -> None:
             prop.unique_items = True
 
 
+# No database can store NUL (PostgreSQL refuses it in text): advisor/api/strict_json.py refuses it in every
+# string, and the document says so for every string that has no pattern of its own.
+STORABLE = r"^[^\x00]*$"
+
+
+def storable_strings(schema: Any) -> None:
+    """At any depth: a free-form string (no pattern, enum, format or const) gets the :data:`STORABLE` pattern."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.type == OpenAPIType.STRING and not (schema.pattern or schema.enum or schema.format or schema.const):
+        schema.pattern = STORABLE
+    for child in (*(schema.properties or {}).values(), schema.additional_properties, schema.items,
+                  *(schema.one_of or ()), *(schema.any_of or ())):
+        storable_strings(child)
+
+
 class StrictStructSchemaPlugin(StructSchemaPlugin):
     def __init__(self, examples: Mapping[type, Sequence[Any]] | None = None) -> None:
         self.examples = dict(examples or {})  # struct type -> example values for its component schema
@@ -130,4 +147,5 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
             schema.additional_properties = False
         field_corrections(field_definition.type_, schema)
         correct_numbers(schema)
+        storable_strings(schema)
         return schema

@@ -13,12 +13,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from msgspec import Meta
 
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
+from advisor.api.strict_json import PathText
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.keyring import SigningUnavailable
 from advisor.audit.merkle import ProofError
@@ -78,7 +79,7 @@ class ProofController(Controller):
          "bytes are checked against its leaf first: a record that fails is a `record-integrity` problem.",
          responses=INTEGRITY_RESPONSES, operation_id="proveInclusion", sync_to_thread=True,
          opt=allow(READ_ASSESSMENTS))
-    def inclusion(self, record_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep,
+    def inclusion(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep,
                   tree_size_: Annotated[int | None, QueryParameter(name="tree_size", ge=1, le=MAX_SIZE)] = None,
                   ) -> InclusionProof:
         principal = principal_of(request)

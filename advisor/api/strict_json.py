@@ -30,15 +30,20 @@ import math
 import operator
 import re
 from itertools import accumulate
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema_rs
 import msgspec
 from litestar import Request
-from litestar.params import ParameterKwarg
+from litestar.params import Parameter, ParameterKwarg
 from litestar.typing import FieldDefinition
 
+from advisor.api.openapi_schema import STORABLE
 from advisor.api.problems import FieldError, problem
+
+# Path and query parameters as documented: no NUL (refused by :func:`screen_query` before Litestar parses them).
+PathText = Annotated[str, Parameter(pattern=STORABLE)]
+QueryText = Annotated[str | None, Parameter(pattern=STORABLE)]
 
 JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
 BODY_OPT = "json_body"  # opt key: the type a handler decodes from its raw body itself
@@ -170,6 +175,17 @@ def parse(body: bytes) -> Any:
 @functools.cache
 def _validator(kind: type) -> Any:
     return jsonschema_rs.validator_for(msgspec.json.schema(kind))
+
+
+def prepare_validators(app_handlers: Any) -> None:
+    """Build every route's body validator now: a pattern JSON Schema's regex dialect (ECMA-262) cannot compile
+    fails the app's start, not a request."""
+    for handler in app_handlers:
+        declared = handler.opt.get(BODY_OPT)
+        data = handler.parsed_fn_signature.parameters.get("data")
+        for kind in (declared, getattr(data, "annotation", None)):
+            if isinstance(kind, type):
+                _validator(kind)
 
 
 def _error_field(error: Any) -> str:

@@ -67,9 +67,16 @@ def sustained_from(x: Cost, y: Cost, steps: Steps, factor: Decimal = Decimal(1))
     # Between two probes both costs are affine: solve for the crossing.
     g0, g1 = gap(violating), gap(after)
     if g1 <= 0 < g0 and after - violating > tiny:
-        crossing = violating + (after - violating) * g0 / (g0 - g1)
-        v = Decimal(math.ceil(crossing))
-        while v < after and gap(v) > 0:
-            v += tiny
-        return int(min(v, after))
+        # The linear estimate, then bisection in case the piece bends (autoscaling, plan switches).
+        estimate = Decimal(math.ceil(violating + (after - violating) * g0 / (g0 - g1)))
+        if estimate < after and gap(estimate) <= 0 and gap(estimate - tiny) > 0:
+            return int(estimate)
+        low, high = violating, after  # gap(low) > 0 >= gap(high)
+        while high - low > tiny:
+            middle = Decimal(math.floor((low + high) / 2))
+            if gap(middle) > 0:
+                low = middle
+            else:
+                high = middle
+        return int(high)
     return int(after)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Final
@@ -40,6 +42,15 @@ FLEET_ITEMS: Final = frozenset({"ops_overhead_monthly_usd", "weeks_self_hosted_s
                                 "weeks_cloud_provisioning", "weeks_procurement_with_relationship",
                                 "weeks_procurement_without_relationship"})
 PER_NODE_ITEMS: Final = frozenset({"ops_overhead_monthly_usd"})
+# Every assumption a plan list depends on (memory fit, unit prices, the pruning's sizing and staff).
+_PLAN_INPUTS: Final = ("gpu_memory_usable_share", "reserved_1y_discount", "reserved_3y_discount", "spot_discount",
+                       "onprem_amortisation_months", "onprem_pue", "onprem_electricity_usd_per_kwh",
+                       "onprem_colocation_usd_per_kw_month", "onprem_support_share_per_year", "utilisation_target",
+                       "redundancy_spare_replicas", "engineer_annual_usd", "loaded_cost_multiplier", "fte_per_node",
+                       "oncall_min_fte", "ops_overhead_per_node_monthly_usd")
+_PLANS: OrderedDict[tuple[object, ...], list[Plan]] = OrderedDict()
+_PLANS_MAX: Final = 2048
+_PLANS_LOCK = threading.Lock()
 
 
 class OptionPrice(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,15 +97,11 @@ class PricingRun:
         self.share = Decimal(repr(profile.workload.simple_task_share))
         self.main: Choice = self.managed.choose(self.capability)
         self.small: Choice = self.managed.choose("small", comparator=False)
-        self.plans: list[Plan] = self.sizer.plans(self.capability)
-        self.small_plans: list[Plan] = self.sizer.plans("small")
-        # Where a latency need is met by some plan, only such plans are considered; plans that are
-        # never the cheapest at any volume of a fixed sample are dropped, so searches stay fast. The
-        # sample does not depend on the profile's volume, so neither do the cost curves.
-        self.plans = self._useful(_meeting_latency(self.plans), "fte_self_hosted")
-        self.small_plans = self._useful(_meeting_latency(self.small_plans), "fte_hybrid")
+        self.plans: list[Plan] = self._candidate_plans(self.capability, "fte_self_hosted")
+        self.small_plans: list[Plan] = self._candidate_plans("small", "fte_hybrid")
         self._costs: dict[tuple[OptionName, Decimal], Decimal | None] = {}
         self._sustained: dict[tuple[OptionName, OptionName, Decimal], int | None] = {}
+        self._memo: dict[tuple[object, ...], RuleItems | Decimal] = {}  # per-run arithmetic that repeats
 
     def with_rules(self, items: Mapping[OptionName, RuleItems],
                    excluded_variants: Sequence[HybridVariant]) -> PricingRun:
@@ -102,7 +109,7 @@ class PricingRun:
         run = copy.copy(self)
         run.items = dict(items)
         run.excluded_variants = frozenset(excluded_variants)
-        run._costs, run._sustained = {}, {}
+        run._costs, run._sustained, run._memo = {}, {}, {}
         return run
 
     def sustained(self, riskier: OptionName, safer: OptionName, factor: Decimal = Decimal(1)) -> int | None:
@@ -117,6 +124,30 @@ class PricingRun:
                                                   steps, factor)
         return self._sustained[key]
 
+    def _candidate_plans(self, capability: Capability, base_item: str) -> list[Plan]:
+        """The plans a run searches, shared between runs (and requests) that would build the same.
+
+        Where a latency need is met by some plan, only such plans are considered; plans that are
+        never the cheapest at any volume of a fixed sample are dropped, so searches stay fast. The
+        sample does not depend on the profile's volume, so neither do the cost curves.
+        """
+        a, w, sizer = self.a, self.profile.workload, self.sizer
+        key = (a.loaded.digest, capability, base_item, w.output_share, w.latency_p95_ms, w.peak_to_average,
+               w.availability, self.profile.compliance.data_residency, sizer.owned_only,
+               self.profile.infrastructure.gpu_procurement, sizer.provisioning, sizer.autoscaling,
+               tuple((k, a.value(k), a.overridden(k)) for k in (*_PLAN_INPUTS, base_item)))
+        with _PLANS_LOCK:
+            found = _PLANS.get(key)
+            if found is not None:
+                _PLANS.move_to_end(key)
+                return found
+        found = self._useful(_meeting_latency(sizer.plans(capability)), base_item)
+        with _PLANS_LOCK:
+            _PLANS[key] = found
+            if len(_PLANS) > _PLANS_MAX:
+                _PLANS.popitem(last=False)
+        return found
+
     def _useful(self, plans: list[Plan], base_item: str) -> list[Plan]:
         """The plans that are cheapest at some volume of a fixed sample (a quick float estimate)."""
         if len(plans) <= 3:
@@ -126,14 +157,17 @@ class PricingRun:
         base, per_node = float(a.value(base_item)), float(a.value("fte_per_node"))
         floor = float(a.value("oncall_min_fte")) if self.profile.workload.availability == "24x7" else 0.0
         ops = float(a.value("ops_overhead_per_node_monthly_usd"))
-        spare, peak = sizer.spare, float(sizer.peak_ratio)
-        shapes = [(float(sizer.replica_tok_s(p)) * 86_400 / peak, float(p.pack), float(p.unit_monthly),
-                   p.unit_gpus) for p in plans]
+        spare, peak, headroom = sizer.spare, float(sizer.peak_ratio), float(sizer.headroom)
+        shapes = [(float(sizer.replica_tok_s(p)) * 86_400, float(p.pack), float(p.unit_monthly), p.unit_gpus,
+                   sizer.autoscaling and not p.owned) for p in plans]
         keep: set[int] = set()
         for v in (float(g) for g in GRID[::6]):
             best, best_i = math.inf, 0
-            for i, (per_replica, pack, monthly, gpus) in enumerate(shapes):
-                units = math.ceil((max(1, math.ceil(v / per_replica)) + spare) / pack)
+            for i, (per_replica_day, pack, monthly, gpus, scaled) in enumerate(shapes):
+                if scaled:  # as Sizer.size: the diurnal average times the headroom, fractional units
+                    units: float = (max(1.0, v / per_replica_day * headroom) + spare) / pack
+                else:
+                    units = math.ceil((max(1, math.ceil(v * peak / per_replica_day)) + spare) / pack)
                 nodes = math.ceil(units * gpus / 8)
                 amount = units * monthly + max(base + per_node * nodes, floor) * salary + ops * nodes
                 if amount < best:
@@ -162,19 +196,29 @@ class PricingRun:
 
     # ------------------------------------------------------------------ fixed items
     def _items(self, option: OptionName, fleet: bool) -> RuleItems:
-        found = self.items.get(option, RuleItems())
-        if fleet:
-            return found
-        return RuleItems(costs=tuple(i for i in found.costs if i not in FLEET_ITEMS),
-                         weeks=tuple(i for i in found.weeks if i not in FLEET_ITEMS))
+        key = (option, fleet)
+        found = self._memo.get(key)
+        if found is None:
+            found = self.items.get(option, RuleItems())
+            if not fleet:
+                found = RuleItems(costs=tuple(i for i in found.costs if i not in FLEET_ITEMS),
+                                  weeks=tuple(i for i in found.weeks if i not in FLEET_ITEMS))
+            self._memo[key] = found
+        assert isinstance(found, RuleItems)
+        return found
 
     def _fixed_amount(self, costs: Sequence[str], nodes: int) -> Decimal:
-        total = Decimal(0)
-        for item in costs:
-            if item in PER_NODE_ITEMS:
-                total += cents(self.a.value(item) + self.a.value("ops_overhead_per_node_monthly_usd") * nodes)
-            else:
-                total += cents(self.a.value(item))
+        key = (tuple(costs), nodes)
+        total = self._memo.get(key)
+        if total is None:
+            total = Decimal(0)
+            for item in costs:
+                if item in PER_NODE_ITEMS:
+                    total += cents(self.a.value(item) + self.a.value("ops_overhead_per_node_monthly_usd") * nodes)
+                else:
+                    total += cents(self.a.value(item))
+            self._memo[key] = total
+        assert isinstance(total, Decimal)
         return total
 
     def _fixed_lines(self, costs: Sequence[str], nodes: int) -> list[LineItem]:
@@ -189,10 +233,16 @@ class PricingRun:
         return lines
 
     def _staff_amount(self, nodes: int, base_item: str) -> Decimal:
-        fte = self.sizer.fte(nodes, base_item)
-        if self.profile.assumptions.staffing == "incremental":
-            fte = max(Decimal(0), fte - self.profile.team.ml_infra_engineers)
-        return cents(fte * self.a.value("engineer_annual_usd") * self.a.value("loaded_cost_multiplier") / 12)
+        key = ("staff", base_item, nodes)
+        amount = self._memo.get(key)
+        if amount is None:
+            fte = self.sizer.fte(nodes, base_item)
+            if self.profile.assumptions.staffing == "incremental":
+                fte = max(Decimal(0), fte - self.profile.team.ml_infra_engineers)
+            amount = cents(fte * self.a.value("engineer_annual_usd") * self.a.value("loaded_cost_multiplier") / 12)
+            self._memo[key] = amount
+        assert isinstance(amount, Decimal)
+        return amount
 
     def _fleet_amount(self, fleet: Fleet, base_item: str, costs: Sequence[str]) -> Decimal:
         gpu = cents(fleet.units * fleet.plan.unit_monthly * self.sizer.gpu_factor)

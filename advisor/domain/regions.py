@@ -8,6 +8,7 @@ table is ``rules/regions.toml``; an unknown code is a caller error, never a sile
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
@@ -33,7 +34,7 @@ class Region(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
     notes: Annotated[str, msgspec.Meta(description="What it covers, where that needs saying")] = ""
 
 
-class RegionTable(msgspec.Struct, frozen=True, kw_only=True):
+class RegionTable(msgspec.Struct, frozen=True, kw_only=True, dict=True):  # dict: room for cached lookups
     """Every known region code with its parent; ``within`` walks the parent chain."""
 
     regions: tuple[Region, ...]
@@ -52,14 +53,25 @@ class RegionTable(msgspec.Struct, frozen=True, kw_only=True):
     def codes(self) -> frozenset[str]:
         return frozenset(r.code for r in self.regions)
 
+    @functools.cached_property
+    def _parents(self) -> dict[str, str | None]:
+        return {r.code: r.parent for r in self.regions}
+
+    @functools.cached_property
+    def _chains(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
     def parent_of(self, code: str) -> str | None:
-        for region in self.regions:
-            if region.code == code:
-                return region.parent
-        raise KeyError(code)
+        return self._parents[code]
 
     def ancestors(self, code: str) -> tuple[str, ...]:
         """``code`` and every bloc that contains it, nearest first."""
+        found = self._chains.get(code)
+        if found is None:
+            found = self._chains[code] = self._walk(code)
+        return found
+
+    def _walk(self, code: str) -> tuple[str, ...]:
         chain = [code]
         parent = self.parent_of(code)
         while parent is not None:

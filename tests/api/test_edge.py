@@ -182,3 +182,12 @@ def test_two_authorization_headers_are_400(app: Litestar, client: Client,
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "Authorization"
     assert client.get("/rules").status_code == 200
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_post_clients_has_the_body_size_limit(app: Litestar, client_as: Callable[..., Client]) -> None:
+    before = len(ClientStore(app.state.services.engine).all())
+    body = b'{"name": "big", "role": "reviewer", "x": "' + b"a" * 70_000 + b'"}'
+    response = client_as("admin").post("/clients", content=body, headers=JSON)
+    assert response.status_code == 413, response.text
+    assert len(ClientStore(app.state.services.engine).all()) == before + 1  # only the admin client_as made

@@ -39,6 +39,8 @@ ROLE_FOR_TAG = {"clients": Role.ADMIN, "audit": Role.AUDITOR}
 def role_for(label: str) -> Role:
     if label == "POST /assess":
         return Role.ASSESSOR
+    if label == "GET /metrics":
+        return Role.MONITOR
     operation = SCHEMA.find_operation_by_label(label)
     assert operation is not None
     for tag in operation.tags or ():

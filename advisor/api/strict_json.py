@@ -130,11 +130,18 @@ def _check_values(value: Any, path: str) -> None:
             _check_values(item, _join(path, index))
 
 
+def shown(name: str) -> str:
+    """A field's name as a problem can carry it: a name that itself holds NUL or a lone surrogate is shown
+    with JSON escapes (``a\\u0000``), since a problem's text holds no NUL either (the document says so)."""
+    return name if unstorable(name) is None else json.dumps(name)[1:-1]
+
+
 def refuse_unstorable(field: str, text: str, what: str = "Field") -> None:
     bad = unstorable(text)
     if bad is not None:
+        name = shown(field)
         raise problem(400, "invalid-field", "Invalid request field",
-                      f"{what} `{field}` contains {bad}, a character that cannot be stored", field=field)
+                      f"{what} `{name}` contains {bad}, a character that cannot be stored", field=name)
 
 
 def parse(body: bytes) -> Any:

@@ -26,9 +26,20 @@ def test_nul_in_a_query_parameter_is_400_naming_it(client_as: Callable[..., Clie
     assert "U+0000" in response.json()["detail"]
 
 
+def test_nul_in_a_query_parameter_name_is_400_shown_escaped(client_as: Callable[..., Client]) -> None:
+    """The problem names the parameter, but never carries the NUL itself (Problem fields are NUL-free)."""
+    response = client_as("auditor").get("/assessments?ab%00c=1")
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["field"] == "ab\\u0000c"
+    assert "\x00" not in response.text
+    assert "\x00" not in problem["detail"]
+
+
 @pytest.mark.parametrize(("method", "path", "role", "field"), [
     ("GET", "/assessments/abc%00def", "auditor", "record_id"),
     ("GET", "/assessments/abc%00def/verification", "auditor", "record_id"),
+    ("GET", "/assessments/abc%00def/proof", "auditor", "record_id"),
     ("GET", "/clients/abc%00def", "admin", "client_id"),
     ("POST", "/clients/abc%00def/revoke", "admin", "client_id"),
     ("GET", "/catalogs/abc%00def", "reviewer", "catalog_id"),

@@ -175,4 +175,5 @@ def test_a_nul_in_a_member_name_is_named_escaped(client: TestClient[Litestar]) -
     assert response.status_code == 400
     problem = response.json()
     assert problem["field"] == "assumptions.overrides.a\\x00b"
-    assert "\u0000" not in response.text and "\\u0000" not in response.text
+    assert "\u0000" not in response.text
+    assert "\\u0000" not in response.text

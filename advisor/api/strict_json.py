@@ -123,7 +123,8 @@ def _check_values(value: Any, path: str) -> None:
     elif isinstance(value, dict):
         for key, member in value.items():
             where = _join(path, key)
-            refuse_unstorable(where, key)
+            if unstorable(key) is not None:  # named escaped: the problem itself must be storable JSON text
+                refuse_unstorable(_join(path, ascii(key)[1:-1]), key)
             _check_values(member, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):

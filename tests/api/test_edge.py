@@ -202,3 +202,15 @@ def test_post_clients_has_the_body_size_limit(app: Litestar, client_as: Callable
     response = client_as("admin").post("/clients", content=body, headers=JSON)
     assert response.status_code == 413, response.text
     assert len(ClientStore(app.state.services.engine).all()) == before + 1  # only the admin client_as made
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_nul_in_a_member_name_is_named_escaped(client: TestClient[Litestar]) -> None:
+    body = {"organization": {"name": "x"}, "workload": {"daily_tokens": 1}, "team": {"ml_infra_engineers": 0},
+            "assumptions": {"overrides": {"a\u0000b": 1.0}}}
+    response = client.post("/assess", json=body)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["field"] == "assumptions.overrides.a\\x00b"
+    assert "\u0000" not in response.text
+    assert "\\u0000" not in response.text

@@ -133,8 +133,8 @@ def _check_values(value: Any, path: str) -> None:
 
 def shown(name: str) -> str:
     """A field's name as a problem can carry it: a name that itself holds NUL or a lone surrogate is shown
-    with JSON escapes (``a\\u0000``), since a problem's text holds no NUL either (the document says so)."""
-    return name if unstorable(name) is None else json.dumps(name)[1:-1]
+    escaped as member names are (``a\\x00``), since a problem's text holds no NUL either (the document says so)."""
+    return name if unstorable(name) is None else ascii(name)[1:-1]
 
 
 def refuse_unstorable(field: str, text: str, what: str = "Field") -> None:

@@ -78,7 +78,7 @@ CASES: list[tuple[str, bytes, int, str, str | None]] = [
      "organization.name"),
     ("NUL in a string", raw(BASE.replace("Acme", "x\\u0000y")), 400, "invalid-field", "organization.name"),
     ("NUL in a member name", raw(BASE + ', "assumptions": {"overrides": {"a\\u0000": 1}}'), 400, "invalid-field",
-     "assumptions.overrides.a\\u0000"),  # escaped: a problem's text holds no NUL
+     "assumptions.overrides.a\\x00"),  # escaped: a problem's text holds no NUL
     # Patterns match whole strings (ECMA-262 `$`, as JSON Schema says): no trailing newline.
     ("trailing newline in a pattern field", raw(BASE + ', "compliance": {"data_residency": ["eu\\n"]}'), 400,
      "invalid-field", "compliance.data_residency[0]"),

@@ -80,7 +80,7 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
 
     from advisor.audit.checkpoint import CheckpointError, is_chain_format, verify_note
     from advisor.audit.merkle import ProofError, verify_consistency
-    from advisor.audit.verify import JwksError, load_keys
+    from advisor.audit.verify import load_keys
 
     try:
         notes = [read_checkpoint(Path(name)) for name in args.checkpoint]
@@ -124,16 +124,8 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 engine.dispose()
             source = "the database"
-    except (OSError, ValueError, KeyError, TypeError, JwksError, CheckpointError, msgspec.DecodeError,
-            msgspec.ValidationError) as exc:
-        print(f"cannot verify: {exc}", file=sys.stderr)
-        return 2
-    except DATABASE_ERRORS as exc:  # a database that cannot be reached or read (corrupt, not a database, no schema)
-        print(f"cannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
-        return 2
     except Exception as exc:
-        print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return _cannot_verify(exc, (KeyError, TypeError))
     if old == new and old_root != new_root:
         print(f"problem: fork: two signed checkpoints of {old_origin} at size {old} with different roots "
               f"{old_root.hex()} and {new_root.hex()}")
@@ -177,6 +169,22 @@ def trusted_keys(args: argparse.Namespace, export: Path) -> tuple[Any, str]:
 DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 
 
+def _cannot_verify(exc: Exception, also_input: tuple[type[Exception], ...] = ()) -> int:
+    """Say why verification could not start (input, database, or anything else) and return exit code 2."""
+    from advisor.audit.checkpoint import CheckpointError
+    from advisor.audit.verify import JwksError
+
+    unusable = (OSError, ValueError, JwksError, CheckpointError, msgspec.DecodeError, msgspec.ValidationError)
+    if isinstance(exc, (*unusable, *also_input)):
+        why = str(exc)
+    elif isinstance(exc, DATABASE_ERRORS):  # a database that cannot be reached or read (corrupt, no schema)
+        why = f"the database cannot be read: {_database_error(exc)}"
+    else:
+        why = f"{type(exc).__name__}: {exc}"
+    print(f"cannot verify: {why}", file=sys.stderr)
+    return 2
+
+
 def _database_error(exc: BaseException) -> str:
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
@@ -189,8 +197,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print("cannot verify: give one checkpoint (to verify the log against it) or two (to prove the newer "
               "extends the older)", file=sys.stderr)
         return 2
-    from advisor.audit.checkpoint import CheckpointError, anchor_of_note, verify_note
-    from advisor.audit.verify import Anchor, JwksError, export_records, load_keys, verify_database, verify_records
+    from advisor.audit.checkpoint import anchor_of_note, verify_note
+    from advisor.audit.verify import Anchor, export_records, load_keys, verify_database, verify_records
 
     engine = None
     trusted = ""
@@ -218,15 +226,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             anchors.append(anchor_of_note(note, keys, log_name))
             total = max(total or 0, anchors[-1].size) or None
             log_name = verify_note(note, keys, log_name)[0]
-    except (OSError, ValueError, JwksError, CheckpointError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        print(f"cannot verify: {exc}", file=sys.stderr)
-        return 2
-    except DATABASE_ERRORS as exc:  # a database that cannot be reached or read (corrupt, not a database, no schema)
-        print(f"cannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
-        return 2
     except Exception as exc:
-        print(f"cannot verify: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return _cannot_verify(exc)
     bar = ProgressBar(total)
     progress = None if args.quiet else bar
     try:

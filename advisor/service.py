@@ -129,9 +129,9 @@ class Advisor:
         return base.with_rules(_rule_items(list(excluded.applied)), tuple(excluded.hybrid_variants)), excluded
 
     def assess(self, profile: Profile) -> Recommendation:
-        loaded = self.catalog_for(profile)
         volume = Decimal(profile.workload.daily_tokens)
         run, excluded = self.evaluate(profile)
+        loaded = run.a.loaded
         applied = list(excluded.applied)
         prices = {option: run.price(option, volume) for option in OPTION_NAMES}
         try:

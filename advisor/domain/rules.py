@@ -26,8 +26,8 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
 
     ``when`` holds conditions that must all be true; ``when_any`` alternatives of which one
     must be true. ``effect`` says what firing does to ``options``:
-    exclude (hard: the option is not eligible), prefer (soft, ``weight`` 1 normal, 3 strong;
-    ``decisive`` wins whenever the option is eligible), cost (adds the catalog line item
+    exclude (hard: the option is not eligible), prefer (soft: only a preference for a less risky
+    option acts, see ``decision``; ``decisive`` wins whenever the option is eligible), cost (adds the catalog line item
     ``cost_item``), risk (adds the rationale as a risk), timeline (adds ``weeks_item`` weeks
     to time to production), info (explains, changes nothing).
 
@@ -56,7 +56,6 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
         msgspec.field(default_factory=dict))
     when_any: Annotated[tuple[Clause, ...], msgspec.Meta(description=(
         "Alternative conditions of which at least one must hold"))] = ()
-    weight: Annotated[int, msgspec.Meta(ge=1, le=3, description="For `prefer`: 1 normal, 3 strong")] = 1
     decisive: Annotated[bool, msgspec.Meta(description=(
         "For `prefer`: the option wins wherever it is eligible"))] = False
     cost_item: Annotated[str | None, msgspec.Meta(description=(

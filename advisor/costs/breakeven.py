@@ -17,7 +17,7 @@ from typing import Final
 
 import msgspec
 
-from advisor.costs.crossing import GRID
+from advisor.costs.crossing import GRID, last_grid_index
 from advisor.costs.model import PricingRun
 from advisor.costs.money import MILLION, num, rate, usd
 from advisor.domain.profile import OptionName
@@ -46,6 +46,22 @@ def _marginal(run: PricingRun, option: OptionName) -> Decimal | None:
     return (a - b) / ((hi - lo) * run.a.catalog.catalog.days_per_month / MILLION)
 
 
+def _last_cheaper(run: PricingRun) -> Decimal | None:
+    """The largest grid volume at which self-hosting is cheaper than the managed comparator, if any."""
+
+    def clear(i: int, j: int) -> bool:
+        # Both costs grow with volume: self-hosting at the bottom already at least managed at the top rules out i..j.
+        s, m = run.cost("self_hosted", GRID[i]), run.cost("managed", GRID[j])
+        return s is not None and m is not None and s >= m
+
+    def cheaper(i: int) -> bool:
+        s, m = run.cost("self_hosted", GRID[i]), run.cost("managed", GRID[i])
+        return s is not None and m is not None and s < m
+
+    index = last_grid_index(len(GRID) - 1, clear, cheaper)
+    return None if index is None else GRID[index]
+
+
 def break_even(run: PricingRun) -> BreakEven:
     volume = Decimal(run.profile.workload.daily_tokens)
     managed, self_hosted = run.cost("managed", volume), run.cost("self_hosted", volume)
@@ -55,15 +71,14 @@ def break_even(run: PricingRun) -> BreakEven:
     at = run.sustained("self_hosted", "managed")
     comparator = run.main.offering.id if run.main.offering is not None else "managed"
     if at is None:
-        cheaper_below = [v for v in GRID if (s := run.cost("self_hosted", v)) is not None
-                         and (m := run.cost("managed", v)) is not None and s < m]
+        cheaper_below = _last_cheaper(run)
         sh, mg = _marginal(run, "self_hosted"), _marginal(run, "managed")
         scale = ""
         if sh is not None and mg is not None:
             scale = f" (at scale {rate(sh.quantize(_TENTH_CENT))} vs {rate(mg.quantize(_TENTH_CENT))} per 1M tokens)"
-        if cheaper_below:
+        if cheaper_below is not None:
             return BreakEven(daily_tokens=None, basis=(
-                f"no break-even: self-hosting is cheaper than {comparator} only below about {num(max(cheaper_below))}"
+                f"no break-even: self-hosting is cheaper than {comparator} only below about {num(cheaper_below)}"
                 f" tokens/day, because managed fixed overheads exceed its own there, and costs more at every larger"
                 f" volume{scale}"))
         return BreakEven(daily_tokens=None, basis=(

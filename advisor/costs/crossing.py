@@ -51,8 +51,13 @@ def sustained_from(x: Cost, y: Cost, steps: Steps, factor: Decimal = Decimal(1))
 
     if gap(GRID[-1]) > 0:
         return None
-    # The last violation is the first one found walking down from the top of the grid.
-    last = next((i for i in range(len(GRID) - 2, -1, -1) if gap(GRID[i]) > 0), None)
+
+    def clear(i: int, j: int) -> bool:
+        # Both costs grow with volume, so on [GRID[i], GRID[j]] the gap is at most x(top) - factor * y(bottom).
+        a, b = x(GRID[j]), y(GRID[i])
+        return a is not None and b is not None and a - factor * b <= 0
+
+    last = last_grid_index(len(GRID) - 2, clear, lambda i: gap(GRID[i]) > 0)
     if last is None:
         return 0
     lo, hi = GRID[last], GRID[last + 1]
@@ -67,11 +72,12 @@ def sustained_from(x: Cost, y: Cost, steps: Steps, factor: Decimal = Decimal(1))
     # Between two probes both costs are affine: solve for the crossing.
     g0, g1 = gap(violating), gap(after)
     if g1 <= 0 < g0 and after - violating > tiny:
-        # The linear estimate, then bisection in case the piece bends (autoscaling, plan switches).
-        estimate = Decimal(math.ceil(violating + (after - violating) * g0 / (g0 - g1)))
-        if estimate < after and gap(estimate) <= 0 and gap(estimate - tiny) > 0:
-            return int(estimate)
-        low, high = violating, after  # gap(low) > 0 >= gap(high)
+        # Start from the linear estimate and gallop to a bracket around the sign change, then bisect it: the piece
+        # is affine only up to cent rounding and bends (autoscaling, plan switches), and the estimate is
+        # usually within a few tokens, so this costs a handful of evaluations instead of a bisection of the piece.
+        start = Decimal(math.ceil(violating + (after - violating) * g0 / (g0 - g1)))
+        start = min(max(start, violating + tiny), after)
+        low, high = _bracket(gap, start, violating, after)  # gap(low) > 0 >= gap(high)
         while high - low > tiny:
             middle = Decimal(math.floor((low + high) / 2))
             if gap(middle) > 0:
@@ -80,3 +86,40 @@ def sustained_from(x: Cost, y: Cost, steps: Steps, factor: Decimal = Decimal(1))
                 high = middle
         return int(high)
     return int(after)
+
+
+def last_grid_index(top: int, clear: Callable[[int, int], bool], violates: Callable[[int], bool]) -> int | None:
+    """The highest grid index <= ``top`` that ``violates``, or None.
+
+    The same answer as testing every index from the top down, but whole runs of indices ``i..j`` that
+    ``clear(i, j)`` proves violation-free are skipped: far above a crossing the gap is wide, so runs of many grid
+    steps clear with two cost evaluations. The run tried grows while runs clear and shrinks when one does not.
+    """
+    width, j = 1, top
+    while j >= 0:
+        i = max(0, j - width + 1)
+        if width > 1 and not clear(i, j):
+            width //= 2
+            continue
+        if width == 1 and violates(j):
+            return j
+        j = i - 1
+        width *= 2
+    return None
+
+
+def _bracket(gap: Callable[[Decimal], Decimal], start: Decimal, low: Decimal, high: Decimal) -> tuple[Decimal, Decimal]:
+    """A sub-interval ``(l, h)`` of ``(low, high)`` around ``start`` with ``gap(l) > 0 >= gap(h)``, found by
+    doubling steps away from ``start`` (given ``gap(low) > 0 >= gap(high)``)."""
+    step = Decimal(1)
+    if gap(start) <= 0:
+        high = start
+        while high - step > low and gap(high - step) <= 0:
+            high -= step
+            step *= 2
+        return max(low, high - step), high
+    low = start
+    while low + step < high and gap(low + step) > 0:
+        low += step
+        step *= 2
+    return low, min(high, low + step)

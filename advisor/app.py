@@ -28,7 +28,6 @@ from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
 from advisor.api.strict_json import screen_request
-from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
 from advisor.auth.middleware import (
     BEARER_SCHEME,
@@ -42,9 +41,10 @@ from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import MetricsController, observe_commit, prometheus_config
 from advisor.settings import Settings
-from advisor.store.database import is_sqlite, make_engine, normalise_url
+from advisor.store.database import begin_locked, is_sqlite, make_engine, normalise_url
+from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
-from advisor.store.writer import Appender, ChainWriter, begin_locked
+from advisor.store.writer import Appender, ChainWriter
 from advisor.store.writer_process import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def build_services(settings: Settings) -> Services:
 def ensure_signing_key(services: Services) -> None:
     """Register a signing key on first start, under the chain lock (safe with many workers)."""
     with services.engine.connect() as conn, begin_locked(conn, services.writer.sqlite):
-        from advisor.store.writer import lock_head
+        from advisor.store.database import lock_head
 
         lock_head(conn, services.writer.sqlite)
         services.keyring.ensure_active(conn)

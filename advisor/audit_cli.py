@@ -89,8 +89,8 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
         elif args.vkey:
             jwks_doc = jwks_of_verifier_key(args.vkey)
         else:
-            from advisor.audit.keyring import jwks
             from advisor.store.database import make_engine
+            from advisor.store.keyring import jwks
 
             engine = make_engine(settings, pool_size=1)
             try:
@@ -212,8 +212,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 raise OSError(f"no export file {export}")
             jwks_doc, trusted = trusted_keys(args, export)
         else:
-            from advisor.audit.keyring import jwks
             from advisor.store.database import make_engine
+            from advisor.store.keyring import jwks
             from advisor.store.repository import Repository
 
             engine = make_engine(settings, pool_size=2)
@@ -258,9 +258,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.jws import attach
-    from advisor.audit.keyring import jwks
     from advisor.audit.verify import ExportLine, database_records
     from advisor.store.database import make_engine
+    from advisor.store.keyring import jwks
     from advisor.store.repository import Repository
 
     output = Path(args.file)
@@ -296,9 +296,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.checkpoint import verifier_key
-    from advisor.audit.keyring import KeyRing, jwks
     from advisor.audit.keys import public_key_from_jwk
     from advisor.store.database import make_engine
+    from advisor.store.keyring import KeyRing, jwks
     from advisor.store.tree import current_checkpoint
 
     engine = make_engine(settings, pool_size=1)
@@ -320,9 +320,8 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.audit.keyring import KeyRing
-    from advisor.store.database import is_sqlite, make_engine, normalise_url
-    from advisor.store.writer import begin_locked, lock_head
+    from advisor.store.database import begin_locked, is_sqlite, lock_head, make_engine, normalise_url
+    from advisor.store.keyring import KeyRing
 
     sqlite = is_sqlite(normalise_url(settings.database_url))
     engine = make_engine(settings, pool_size=1)

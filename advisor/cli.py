@@ -158,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, msgspec.ValidationError) as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
-    from advisor.store.database import NoDatabase, require_database
+    from advisor.store.database import require_database
+    from advisor.store.errors import NoDatabase
 
     try:
         if reads_database(args):

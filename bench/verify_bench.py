@@ -37,7 +37,7 @@ def measure(db: Path, mode: str, workers: int | None) -> dict[str, Any]:
     """One walk of the log in this process; what it cost."""
     import hashlib
 
-    from advisor.audit.record import GENESIS_HASH
+    from advisor.audit.formats import GENESIS_HASH
     from advisor.audit.verify import database_records, verify_database
     from advisor.settings import Settings
     from advisor.store.database import make_engine

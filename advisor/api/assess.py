@@ -27,7 +27,8 @@ from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_o
 from advisor.domain.profile import Profile
 from advisor.jsonlog import request_id_var
 from advisor.metrics import assessment_stored
-from advisor.store.writer import Appended, Completion, Draft, StoreUnavailable
+from advisor.store.errors import StoreUnavailable
+from advisor.store.writer import Appended, Completion, Draft
 
 log = logging.getLogger(__name__)
 _profile_decoder = msgspec.json.Decoder(Profile)

@@ -16,17 +16,18 @@ from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
 from advisor.api.strict_json import PathText, QueryText
+from advisor.audit import formats
 from advisor.audit.checkpoint import Checkpoint
-from advisor.audit.keyring import SigningUnavailable, jwks
 from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.metrics import INTEGRITY_FAILURES
+from advisor.store.errors import SigningUnavailable
+from advisor.store.keyring import jwks
 from advisor.store.repository import ListFilter, Summary
 from advisor.store.tables import chain_head, records
 from advisor.store.tree import current_checkpoint
 
 MAX_PAGE = 200
-STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how created_at is stored (UTC, fixed width): it sorts as text
 
 
 class AssessmentPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,7 +64,7 @@ def stored_time(value: str | None, field: str) -> str | None:
         moment = parse_rfc3339(value)
     except ValueError as exc:
         raise invalid_field(f"expected an RFC 3339 date-time with an offset: {exc}", field) from None
-    return moment.strftime(STORED_TIME)
+    return formats.stored_time(moment)
 
 
 def parse_cursor(cursor: str | None) -> int | None:

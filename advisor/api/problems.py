@@ -25,8 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from advisor.evaluators import EvaluatorUnavailable
 from advisor.jsonlog import error_fields
 from advisor.service import ProfileError
-from advisor.store.integrity import RecordIntegrityError
-from advisor.store.writer import CommitUnknown, RecordRefused, StoreUnavailable
+from advisor.store.errors import CommitUnknown, RecordIntegrityError, RecordRefused, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"

@@ -41,17 +41,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from advisor.audit.canonical import decode_canonical
+from advisor.audit.formats import GENESIS_HASH
 from advisor.audit.jws import ACCEPTED_ALGS, RECORD_TYPE
 from advisor.audit.keys import b64url_decode_strict, public_key_from_jwk, thumbprint
 from advisor.audit.merkle import Frontier, leaf_hash
-from advisor.audit.rows import INT64_MAX, RowSource, row_source
+from advisor.store.rows import INT64_MAX, RowSource, row_source
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-# ``advisor.audit.record.GENESIS_HASH`` (a test holds them equal): importing that module would pull
-# the whole domain model into every verifier worker.
-GENESIS_HASH = "0" * 64
 
 Kind = Literal["edited", "deleted", "reordered", "forged", "unknown_key", "retired_key", "truncated"]
 # Which part of a record a failed check is about (the verification route reports each).
@@ -817,13 +815,14 @@ def verify_database(engine: Engine, log_name: str, *, jwks: dict[str, Any] | Non
     ``jwks`` pins the keys to trust; by default they are read from the same database, which an
     attacker with write access could extend: an auditor keeps an exported JWKS and passes it.
     """
-    from advisor.audit.keyring import jwks as database_jwks
+    from advisor.store.keyring import jwks as database_jwks
     from advisor.store.repository import Repository
 
     if jwks is None:
         with engine.connect() as conn:
             jwks = database_jwks(conn)
-    from advisor.store.tree import TreeIncomplete, root_at
+    from advisor.store.errors import TreeIncomplete
+    from advisor.store.tree import root_at
 
     size, head_hash = Repository(engine).head()
     try:

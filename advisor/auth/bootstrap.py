@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from advisor.auth.clients import ClientStore, Role
+from advisor.store.database import begin_locked, lock_head
 from advisor.store.tables import clients
-from advisor.store.writer import begin_locked, lock_head
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_ADMIN_NAME = "bootstrap-admin"

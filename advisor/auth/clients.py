@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from advisor.audit.keyring import utc_now
+from advisor.audit.formats import utc_now
 from advisor.jsonlog import KEY_PATTERN  # noqa: F401 - keys are shaped here; the logs scrub that shape
+from advisor.store.database import begin_locked
 from advisor.store.tables import clients
-from advisor.store.writer import begin_locked
 
 KEY_PREFIX = "adv_"
 _CLIENT_ID = re.compile(r"^cl-[0-9a-f]{16}$")

@@ -16,10 +16,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from advisor.settings import PROJECT_ROOT, Settings
+from advisor.store.errors import NoDatabase
+from advisor.store.tables import chain_head
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,10 +34,6 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
-
-
-class NoDatabase(RuntimeError):
-    """A command that reads the database found none (it never creates one: ``advisor migrate`` does)."""
 
 
 def require_database(settings: Settings) -> None:
@@ -164,3 +162,17 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def lock_head(conn: Connection, sqlite: bool) -> tuple[int, str]:
+    statement = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+    if not sqlite:
+        statement = statement.with_for_update()
+    row = conn.execute(statement).one()
+    return int(row.seq), str(row.hash)
+
+
+def begin_locked(conn: Connection, sqlite: bool) -> Any:
+    if sqlite:
+        conn.info["begin_mode"] = "IMMEDIATE"
+    return conn.begin()

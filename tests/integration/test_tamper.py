@@ -25,14 +25,15 @@ from advisor.api.deps import Services
 from advisor.app import build_services, ensure_signing_key
 from advisor.audit import verify as verify_module
 from advisor.audit.checkpoint import verify_checkpoint
-from advisor.audit.keyring import KeyRing, jwks, utc_now
+from advisor.audit.formats import utc_now
 from advisor.audit.keys import SigningKey
-from advisor.audit.rows import row_source
 from advisor.audit.verify import Anchor, Problem, VerifyResult, load_keys, verify_database
 from advisor.settings import Settings
-from advisor.store.database import make_engine, migrate
+from advisor.store.database import begin_locked, lock_head, make_engine, migrate
+from advisor.store.keyring import KeyRing, jwks
+from advisor.store.rows import row_source
 from advisor.store.tree import current_checkpoint
-from advisor.store.writer import Draft, append_batch, begin_locked, lock_head
+from advisor.store.writer import Draft, append_batch
 from tests.factories import make_profile
 from tests.signed_log import append_records, forge_record, rewrite_payload, row, sqlite_path, tampering
 

@@ -15,11 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from advisor.audit.keys import SigningKey, generate_key_file, load_key_dir, load_key_file
+from advisor.store.errors import SigningUnavailable
 from advisor.store.tables import signing_keys
-
-
-class SigningUnavailable(RuntimeError):
-    """No usable private key for the active key id: appends must wait (503), not fail open."""
 
 
 def utc_now() -> str:

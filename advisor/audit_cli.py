@@ -198,7 +198,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
               "extends the older)", file=sys.stderr)
         return 2
     from advisor.audit.checkpoint import anchor_of_note, verify_note
-    from advisor.audit.verify import Anchor, export_records, load_keys, verify_database, verify_records
+    from advisor.audit.verify import Anchor, export_records, load_keys, verify_records
+    from advisor.store.verification import verify_database
 
     engine = None
     trusted = ""
@@ -258,10 +259,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.jws import attach
-    from advisor.audit.verify import ExportLine, database_records
+    from advisor.audit.verify import ExportLine
     from advisor.store.database import make_engine
     from advisor.store.keyring import jwks
     from advisor.store.repository import Repository
+    from advisor.store.verification import database_records
 
     output = Path(args.file)
     jwks_path = Path(args.jwks) if args.jwks else default_jwks_path(output)

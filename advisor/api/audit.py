@@ -18,7 +18,7 @@ from advisor.api.rfc3339 import parse_rfc3339
 from advisor.api.strict_json import PathText, QueryText
 from advisor.audit import formats
 from advisor.audit.checkpoint import Checkpoint
-from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
+from advisor.audit.verify import RecordVerification, load_keys, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.metrics import INTEGRITY_FAILURES
 from advisor.store.errors import SigningUnavailable
@@ -26,6 +26,7 @@ from advisor.store.keyring import jwks
 from advisor.store.repository import ListFilter, Summary
 from advisor.store.tables import chain_head, records
 from advisor.store.tree import current_checkpoint
+from advisor.store.verification import record_from_row
 
 MAX_PAGE = 200
 

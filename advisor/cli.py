@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from advisor.audit_cli import add_audit_commands
-from advisor.auth.cli import add_client_commands
+from advisor.clients_cli import add_client_commands
 from advisor.settings import PROJECT_ROOT, Settings, helper_processes, usable_cores
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"

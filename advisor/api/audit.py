@@ -11,6 +11,7 @@ from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import select
 
+from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
@@ -19,7 +20,6 @@ from advisor.api.strict_json import PathText, QueryText
 from advisor.audit import formats
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.verify import RecordVerification, load_keys, verify_one
-from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.metrics import INTEGRITY_FAILURES
 from advisor.store.errors import SigningUnavailable
 from advisor.store.keyring import jwks

@@ -9,10 +9,10 @@ from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
 from sqlalchemy import text
 
+from advisor.api.access import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.strict_json import PathText
-from advisor.auth.middleware import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
 from advisor.domain.regions import Region

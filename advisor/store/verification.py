@@ -10,13 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from advisor.audit.verify import Anchor, StoredRecord, VerifyResult, verify_ranges, verify_records
+from advisor.audit.verify import (
+    Anchor,
+    RecordVerification,
+    StoredRecord,
+    VerifyResult,
+    load_keys,
+    verify_one,
+    verify_ranges,
+    verify_records,
+)
 from advisor.store.errors import TreeIncomplete
 from advisor.store.keyring import jwks as database_jwks
 from advisor.store.repository import Repository
 from advisor.store.rows import row_source
+from advisor.store.tables import chain_head, records
 from advisor.store.tree import root_at
 
 
@@ -25,6 +35,27 @@ def record_from_row(row: Any) -> StoredRecord:
                         jws=row.jws, created_at=row.created_at, requester=row.requester,
                         organization=row.organization, decision=row.decision, strength=row.strength,
                         rules_digest=row.rules_digest, catalog_id=row.catalog_id, key_id=row.key_id)
+
+
+def verify_stored_record(engine: Engine, record_id: str, log_name: str) -> RecordVerification | None:
+    """One stored record checked with its neighbours and the chain head (None: no such record).
+
+    Read in one connection, so the record, its neighbours, the head and the keys are one view.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(select(records).where(records.c.id == record_id)).first()
+        if row is None:
+            return None
+        neighbours = {r.seq: r for r in conn.execute(
+            select(records.c.seq, records.c.hash, records.c.prev_hash)
+            .where(records.c.seq.in_([row.seq - 1, row.seq + 1])))}
+        head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
+        keys = load_keys(database_jwks(conn))
+    before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
+    return verify_one(record_from_row(row), keys, log_name,
+                      predecessor_hash=None if before is None else str(before.hash),
+                      successor_prev_hash=None if after is None else str(after.prev_hash),
+                      successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
 
 
 def database_records(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[StoredRecord]:

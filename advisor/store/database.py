@@ -9,6 +9,8 @@ and every session has bounds so a dead replica cannot hold the chain lock for lo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,11 @@ def begin_locked(conn: Connection, sqlite: bool) -> Any:
     if sqlite:
         conn.info["begin_mode"] = "IMMEDIATE"
     return conn.begin()
+
+
+@contextmanager
+def chain_locked(engine: Engine, sqlite: bool) -> Iterator[Connection]:
+    """A transaction holding the chain lock (the head row): what appends, key rotation and first starts serialise on."""
+    with engine.connect() as conn, begin_locked(conn, sqlite):
+        lock_head(conn, sqlite)
+        yield conn

@@ -49,3 +49,7 @@ class RecordIntegrityError(RuntimeError):
 
 class NoDatabase(RuntimeError):
     """A command that reads the database found none (it never creates one: ``advisor migrate`` does)."""
+
+
+class LastAdmin(RuntimeError):
+    """Revoking this client would leave no active admin."""

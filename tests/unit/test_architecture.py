@@ -26,8 +26,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("advisor.api.deps", "sqlalchemy"): "the Services bag holds the Engine (branch 'usecase' replaces it)",
     ("advisor.api.problems", "sqlalchemy"): "maps DBAPIError to 503 (until the store raises its own errors)",
     ("advisor.api.meta", "sqlalchemy"): "readiness runs SELECT 1 itself (until a Database object answers it)",
-    ("advisor.auth.clients", "sqlalchemy"): "the client rows are read here (to move into store/clients.py)",
-    ("advisor.auth.bootstrap", "sqlalchemy"): "the first admin is counted here (to move into store/clients.py)",
+    ("advisor.auth.clients", "sqlalchemy"): "only Engine/Connection in signatures (until a Database object)",
+    ("advisor.auth.bootstrap", "sqlalchemy"): "only Engine in signatures (until a Database object)",
     ("advisor.audit_cli", "sqlalchemy"): "maps DBAPIError to 'cannot verify' (until the store raises its own)",
     ("advisor.cli", "sqlalchemy"): "maps DBAPIError to an exit status (until the store raises its own)",
 }

@@ -36,7 +36,7 @@ from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import observe_commit
 from advisor.settings import Settings
-from advisor.store.database import begin_locked, is_sqlite, make_engine, normalise_url
+from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender, ChainWriter
@@ -61,10 +61,7 @@ def build_services(settings: Settings) -> Services:
 
 def ensure_signing_key(services: Services) -> None:
     """Register a signing key on first start, under the chain lock (safe with many workers)."""
-    with services.engine.connect() as conn, begin_locked(conn, services.writer.sqlite):
-        from advisor.store.database import lock_head
-
-        lock_head(conn, services.writer.sqlite)
+    with chain_locked(services.engine, services.writer.sqlite) as conn:
         services.keyring.ensure_active(conn)
 
 

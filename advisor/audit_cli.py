@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
-import psycopg
-from sqlalchemy.exc import DBAPIError
 
 from advisor.settings import Settings
+from advisor.store.database import DATABASE_ERRORS, describe_database_error
 
 
 def default_jwks_path(export: Path) -> Path:
@@ -165,8 +163,6 @@ def trusted_keys(args: argparse.Namespace, export: Path) -> tuple[Any, str]:
                          f"--trust-bundled-keys to use {bundled}")
     return _read_json(bundled), (f"{bundled}, found beside the export (--trust-bundled-keys): a re-signed "
                                  "export with its own keys would pass too")
-# What reading a broken database raises: through SQLAlchemy here, through the drivers in worker processes.
-DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 
 
 def _cannot_verify(exc: Exception, also_input: tuple[type[Exception], ...] = ()) -> int:
@@ -178,16 +174,11 @@ def _cannot_verify(exc: Exception, also_input: tuple[type[Exception], ...] = ())
     if isinstance(exc, (*unusable, *also_input)):
         why = str(exc)
     elif isinstance(exc, DATABASE_ERRORS):  # a database that cannot be reached or read (corrupt, no schema)
-        why = f"the database cannot be read: {_database_error(exc)}"
+        why = f"the database cannot be read: {describe_database_error(exc)}"
     else:
         why = f"{type(exc).__name__}: {exc}"
     print(f"cannot verify: {why}", file=sys.stderr)
     return 2
-
-
-def _database_error(exc: BaseException) -> str:
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,7 +228,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors,
                                          workers=args.workers, progress=progress)
             except DATABASE_ERRORS as exc:  # corrupt or unreadable mid-way: unusable input, not a problem found
-                print(f"\ncannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+                print(f"\ncannot verify: the database cannot be read: {describe_database_error(exc)}", file=sys.stderr)
                 return 2
         else:
             result = verify_records(export_records(Path(args.file)), jwks_doc, log_name=log_name, anchors=anchors,
@@ -322,7 +313,7 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.store.database import begin_locked, is_sqlite, lock_head, make_engine, normalise_url
+    from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
     from advisor.store.keyring import KeyRing
 
     sqlite = is_sqlite(normalise_url(settings.database_url))
@@ -330,8 +321,7 @@ def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
     try:
         # Under the chain lock, like every append: no record is signed by a key retired before it.
-        with engine.connect() as conn, begin_locked(conn, sqlite):
-            lock_head(conn, sqlite)
+        with chain_locked(engine, sqlite) as conn:
             retired = KeyRing.active_kid(conn)
             key = keyring.rotate(conn)
     finally:

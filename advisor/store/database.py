@@ -9,17 +9,20 @@ and every session has bounds so a dead replica cannot hold the chain lock for lo
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.errors import NoDatabase
@@ -186,3 +189,14 @@ def chain_locked(engine: Engine, sqlite: bool) -> Iterator[Connection]:
     with engine.connect() as conn, begin_locked(conn, sqlite):
         lock_head(conn, sqlite)
         yield conn
+
+
+# What reading a broken database raises: through SQLAlchemy in this process, through the drivers in
+# the verifier's worker processes (``store.rows``).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error, psycopg.Error)
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """The driver's error class and first line, for a message that names the cause and nothing more."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"

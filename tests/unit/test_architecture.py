@@ -28,7 +28,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("advisor.api.meta", "sqlalchemy"): "readiness runs SELECT 1 itself (until a Database object answers it)",
     ("advisor.auth.clients", "sqlalchemy"): "only Engine/Connection in signatures (until a Database object)",
     ("advisor.auth.bootstrap", "sqlalchemy"): "only Engine in signatures (until a Database object)",
-    ("advisor.audit_cli", "sqlalchemy"): "maps DBAPIError to 'cannot verify' (until the store raises its own)",
     ("advisor.cli", "sqlalchemy"): "maps DBAPIError to an exit status (until the store raises its own)",
 }
 

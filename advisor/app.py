@@ -18,33 +18,28 @@ from litestar.openapi.spec import Components, Contact, SecurityScheme
 from litestar.types import Middleware
 
 from advisor import __version__
+from advisor.api.access import BEARER_SCHEME, PUBLIC_OPT, ApiKeyAuthenticationMiddleware, rate_limit_config, role_guard
 from advisor.api.assess import AssessController
 from advisor.api.audit import AuditController
 from advisor.api.clients import ClientsController
 from advisor.api.deps import Services
 from advisor.api.meta import MetaController
+from advisor.api.metrics import MetricsController, prometheus_config
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
 from advisor.api.strict_json import screen_request
-from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
-from advisor.auth.middleware import (
-    BEARER_SCHEME,
-    PUBLIC_OPT,
-    ApiKeyAuthenticationMiddleware,
-    rate_limit_config,
-    role_guard,
-)
 from advisor.domain.profile import Profile
 from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
-from advisor.metrics import MetricsController, observe_commit, prometheus_config
+from advisor.metrics import observe_commit
 from advisor.settings import Settings
-from advisor.store.database import is_sqlite, make_engine, normalise_url
+from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
+from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
-from advisor.store.writer import Appender, ChainWriter, begin_locked
+from advisor.store.writer import Appender, ChainWriter
 from advisor.store.writer_process import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
@@ -66,10 +61,7 @@ def build_services(settings: Settings) -> Services:
 
 def ensure_signing_key(services: Services) -> None:
     """Register a signing key on first start, under the chain lock (safe with many workers)."""
-    with services.engine.connect() as conn, begin_locked(conn, services.writer.sqlite):
-        from advisor.store.writer import lock_head
-
-        lock_head(conn, services.writer.sqlite)
+    with chain_locked(services.engine, services.writer.sqlite) as conn:
         services.keyring.ensure_active(conn)
 
 

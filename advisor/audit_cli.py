@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
-import psycopg
-from sqlalchemy.exc import DBAPIError
 
 from advisor.settings import Settings
+from advisor.store.database import DATABASE_ERRORS, describe_database_error
 
 
 def default_jwks_path(export: Path) -> Path:
@@ -89,8 +87,8 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
         elif args.vkey:
             jwks_doc = jwks_of_verifier_key(args.vkey)
         else:
-            from advisor.audit.keyring import jwks
             from advisor.store.database import make_engine
+            from advisor.store.keyring import jwks
 
             engine = make_engine(settings, pool_size=1)
             try:
@@ -165,8 +163,6 @@ def trusted_keys(args: argparse.Namespace, export: Path) -> tuple[Any, str]:
                          f"--trust-bundled-keys to use {bundled}")
     return _read_json(bundled), (f"{bundled}, found beside the export (--trust-bundled-keys): a re-signed "
                                  "export with its own keys would pass too")
-# What reading a broken database raises: through SQLAlchemy here, through the drivers in worker processes.
-DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 
 
 def _cannot_verify(exc: Exception, also_input: tuple[type[Exception], ...] = ()) -> int:
@@ -178,16 +174,11 @@ def _cannot_verify(exc: Exception, also_input: tuple[type[Exception], ...] = ())
     if isinstance(exc, (*unusable, *also_input)):
         why = str(exc)
     elif isinstance(exc, DATABASE_ERRORS):  # a database that cannot be reached or read (corrupt, no schema)
-        why = f"the database cannot be read: {_database_error(exc)}"
+        why = f"the database cannot be read: {describe_database_error(exc)}"
     else:
         why = f"{type(exc).__name__}: {exc}"
     print(f"cannot verify: {why}", file=sys.stderr)
     return 2
-
-
-def _database_error(exc: BaseException) -> str:
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -198,7 +189,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
               "extends the older)", file=sys.stderr)
         return 2
     from advisor.audit.checkpoint import anchor_of_note, verify_note
-    from advisor.audit.verify import Anchor, export_records, load_keys, verify_database, verify_records
+    from advisor.audit.verify import Anchor, export_records, load_keys, verify_records
+    from advisor.store.verification import verify_database
 
     engine = None
     trusted = ""
@@ -212,8 +204,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 raise OSError(f"no export file {export}")
             jwks_doc, trusted = trusted_keys(args, export)
         else:
-            from advisor.audit.keyring import jwks
             from advisor.store.database import make_engine
+            from advisor.store.keyring import jwks
             from advisor.store.repository import Repository
 
             engine = make_engine(settings, pool_size=2)
@@ -236,7 +228,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors,
                                          workers=args.workers, progress=progress)
             except DATABASE_ERRORS as exc:  # corrupt or unreadable mid-way: unusable input, not a problem found
-                print(f"\ncannot verify: the database cannot be read: {_database_error(exc)}", file=sys.stderr)
+                print(f"\ncannot verify: the database cannot be read: {describe_database_error(exc)}", file=sys.stderr)
                 return 2
         else:
             result = verify_records(export_records(Path(args.file)), jwks_doc, log_name=log_name, anchors=anchors,
@@ -258,10 +250,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.jws import attach
-    from advisor.audit.keyring import jwks
-    from advisor.audit.verify import ExportLine, database_records
+    from advisor.audit.verify import ExportLine
     from advisor.store.database import make_engine
+    from advisor.store.keyring import jwks
     from advisor.store.repository import Repository
+    from advisor.store.verification import database_records
 
     output = Path(args.file)
     jwks_path = Path(args.jwks) if args.jwks else default_jwks_path(output)
@@ -296,9 +289,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.checkpoint import verifier_key
-    from advisor.audit.keyring import KeyRing, jwks
     from advisor.audit.keys import public_key_from_jwk
     from advisor.store.database import make_engine
+    from advisor.store.keyring import KeyRing, jwks
     from advisor.store.tree import current_checkpoint
 
     engine = make_engine(settings, pool_size=1)
@@ -320,17 +313,15 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.audit.keyring import KeyRing
-    from advisor.store.database import is_sqlite, make_engine, normalise_url
-    from advisor.store.writer import begin_locked, lock_head
+    from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
+    from advisor.store.keyring import KeyRing
 
     sqlite = is_sqlite(normalise_url(settings.database_url))
     engine = make_engine(settings, pool_size=1)
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
     try:
         # Under the chain lock, like every append: no record is signed by a key retired before it.
-        with engine.connect() as conn, begin_locked(conn, sqlite):
-            lock_head(conn, sqlite)
+        with chain_locked(engine, sqlite) as conn:
             retired = KeyRing.active_kid(conn)
             key = keyring.rotate(conn)
     finally:

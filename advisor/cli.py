@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from advisor.audit_cli import add_audit_commands
-from advisor.auth.cli import add_client_commands
+from advisor.clients_cli import add_client_commands
 from advisor.settings import PROJECT_ROOT, Settings, helper_processes, usable_cores
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -158,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, msgspec.ValidationError) as exc:
         print(f"bad settings: {exc}", file=sys.stderr)
         return 2
-    from advisor.store.database import NoDatabase, require_database
+    from advisor.store.database import require_database
+    from advisor.store.errors import NoDatabase
 
     try:
         if reads_database(args):

@@ -1,4 +1,6 @@
-"""Prometheus metrics: ``GET /metrics`` (Litestar's Prometheus integration) for the ``monitor`` and ``admin`` roles.
+"""The service's Prometheus counters (served by ``advisor.api.metrics``).
+
+Only ``prometheus_client``: the store, the helpers and the API all count here, so it imports none of them.
 
 Requests by route template and status, and their durations, come from Litestar's
 ``PrometheusMiddleware``. The service's own metrics are counted in the server process, where results
@@ -11,24 +13,11 @@ points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory so any worker's ``/metr
 
 from __future__ import annotations
 
-import os
-
-from litestar import Controller, Response, get
-from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
-    multiprocess,
 )
-
-from advisor.api.openapi_docs import AUTH_RESPONSES
-from advisor.auth.clients import Role
-from advisor.auth.middleware import allow
 
 PREFIX = "advisor"
 
@@ -56,29 +45,3 @@ def observe_commit(size: int, seconds: float) -> None:
 def assessment_stored(decision: str, seq: int) -> None:
     ASSESSMENTS.labels(decision=decision).inc()
     CHAIN_LENGTH.set(seq)
-
-
-def prometheus_config() -> PrometheusConfig:
-    # Route templates, not paths: one series per route, whatever ids are requested.
-    return PrometheusConfig(app_name="llm-hosting-advisor", prefix=PREFIX, group_path=True)
-
-
-class MetricsController(Controller):
-    """``GET /metrics`` in the Prometheus text format; never open: a ``monitor`` (or ``admin``) key.
-
-    What Litestar's ``PrometheusController`` serves, with the service's access rules and documentation.
-    """
-
-    path = "/metrics"
-    tags = ["service"]
-
-    @get("/", summary="Prometheus metrics", operation_id="metrics", media_type=CONTENT_TYPE_LATEST,
-         description="Requests by route and status, durations, assessments by decision, writer batches, chain "
-         "length, helper restarts, integrity failures. For the monitor and admin roles.",
-         responses=AUTH_RESPONSES, opt=allow({Role.MONITOR, Role.ADMIN}))
-    async def metrics(self) -> Response[bytes]:
-        registry = REGISTRY
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # --workers N: every worker's counters, from their files
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -37,10 +37,10 @@ def measure(db: Path, mode: str, workers: int | None) -> dict[str, Any]:
     """One walk of the log in this process; what it cost."""
     import hashlib
 
-    from advisor.audit.record import GENESIS_HASH
-    from advisor.audit.verify import database_records, verify_database
+    from advisor.audit.formats import GENESIS_HASH
     from advisor.settings import Settings
     from advisor.store.database import make_engine
+    from advisor.store.verification import database_records, verify_database
 
     settings = Settings(database_url=f"sqlite:///{db}", keys_dir=db.parent / "keys")  # no app: a lean process
     engine = make_engine(settings, pool_size=2)

@@ -17,17 +17,18 @@ from litestar.openapi.spec import Example, Operation, Reference, RequestBody
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.params import HeaderParameter
 
+from advisor.api.access import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.deps import Services, ServicesDep
 from advisor.api.idempotency import IdempotencyKey, assess_idempotently
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.api.strict_json import BODY_OPT, PathText, exact_integers
 from advisor.audit.record import Assessment, Receipt
-from advisor.auth.middleware import ASSESS, READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
 from advisor.jsonlog import request_id_var
 from advisor.metrics import assessment_stored
-from advisor.store.writer import Appended, Completion, Draft, StoreUnavailable
+from advisor.store.errors import StoreUnavailable
+from advisor.store.writer import Appended, Completion, Draft
 
 log = logging.getLogger(__name__)
 _profile_decoder = msgspec.json.Decoder(Profile)

@@ -9,24 +9,23 @@ from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromQuery, QueryParameter
-from sqlalchemy import select
 
+from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
 from advisor.api.strict_json import PathText, QueryText
+from advisor.audit import formats
 from advisor.audit.checkpoint import Checkpoint
-from advisor.audit.keyring import SigningUnavailable, jwks
-from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
-from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
+from advisor.audit.verify import RecordVerification
 from advisor.metrics import INTEGRITY_FAILURES
+from advisor.store.errors import SigningUnavailable
 from advisor.store.repository import ListFilter, Summary
-from advisor.store.tables import chain_head, records
 from advisor.store.tree import current_checkpoint
+from advisor.store.verification import verify_stored_record
 
 MAX_PAGE = 200
-STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # how created_at is stored (UTC, fixed width): it sorts as text
 
 
 class AssessmentPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,7 +62,7 @@ def stored_time(value: str | None, field: str) -> str | None:
         moment = parse_rfc3339(value)
     except ValueError as exc:
         raise invalid_field(f"expected an RFC 3339 date-time with an offset: {exc}", field) from None
-    return moment.strftime(STORED_TIME)
+    return formats.stored_time(moment)
 
 
 def parse_cursor(cursor: str | None) -> int | None:
@@ -113,20 +112,9 @@ class AuditController(Controller):
          "against a checkpoint) is `advisor verify`.",
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
     def verification(self, record_id: PathText, services: ServicesDep) -> RecordVerification:
-        with services.engine.connect() as conn:
-            row = conn.execute(select(records).where(records.c.id == record_id)).first()
-            if row is None:
-                raise NotFoundException(f"no assessment {record_id}")
-            neighbours = {r.seq: r for r in conn.execute(
-                select(records.c.seq, records.c.hash, records.c.prev_hash)
-                .where(records.c.seq.in_([row.seq - 1, row.seq + 1])))}
-            head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
-            keys = load_keys(jwks(conn))
-        before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
-        result = verify_one(record_from_row(row), keys, services.settings.log_name,
-                          predecessor_hash=None if before is None else str(before.hash),
-                          successor_prev_hash=None if after is None else str(after.prev_hash),
-                          successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
+        result = verify_stored_record(services.engine, record_id, services.settings.log_name)
+        if result is None:
+            raise NotFoundException(f"no assessment {record_id}")
         for found in result.problems:
             INTEGRITY_FAILURES.labels(kind=found.kind).inc()
         return result

@@ -15,12 +15,13 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
+from advisor.api.access import MANAGE_CLIENTS, allow
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, PROBLEM_RESPONSES, READ_RESPONSES
 from advisor.api.problems import Problem, problem
 from advisor.api.strict_json import PathText
-from advisor.auth.clients import Client, ClientStore, LastAdmin, Role
-from advisor.auth.middleware import MANAGE_CLIENTS, allow
+from advisor.auth.clients import Client, ClientStore, Role
+from advisor.store.errors import LastAdmin
 
 ClientName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
                                          description="A label for the client, e.g. the portal's name")]

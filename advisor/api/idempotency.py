@@ -28,7 +28,8 @@ from litestar.params import HeaderParameter
 
 from advisor.api.deps import Services
 from advisor.api.problems import problem
-from advisor.store.idempotency import Claimed, IdempotencyStore, InFlight, LeaseLost, Mismatch, Replay
+from advisor.store.errors import LeaseLost
+from advisor.store.idempotency import Claimed, IdempotencyStore, InFlight, Mismatch, Replay
 from advisor.store.writer import Appended, Completion
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

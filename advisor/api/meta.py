@@ -9,16 +9,16 @@ from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
 from sqlalchemy import text
 
+from advisor.api.access import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.strict_json import PathText
-from advisor.audit.keyring import jwks
-from advisor.auth.middleware import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
 from advisor.domain.regions import Region
 from advisor.domain.rules import Rule
 from advisor.store.database import current_revision, head_revision
+from advisor.store.keyring import jwks
 
 
 class Health(msgspec.Struct, frozen=True):

@@ -13,7 +13,7 @@ def _problem(description: str) -> ResponseSpec:
                         generate_examples=False)
 
 
-# Every authenticated route can answer these (advisor.auth.middleware).
+# Every authenticated route can answer these (advisor.api.access).
 AUTH_RESPONSES: dict[int, ResponseSpec] = {
     401: _problem("Missing, malformed, unknown or revoked API key (`WWW-Authenticate: Bearer` says which)"),
     403: _problem("The client's role may not call this operation"),

@@ -24,9 +24,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.evaluators import EvaluatorUnavailable
 from advisor.jsonlog import error_fields
+from advisor.metrics import INTEGRITY_FAILURES
 from advisor.service import ProfileError
-from advisor.store.integrity import RecordIntegrityError
-from advisor.store.writer import CommitUnknown, RecordRefused, StoreUnavailable
+from advisor.store.errors import CommitUnknown, RecordIntegrityError, RecordRefused, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"
@@ -156,8 +156,6 @@ def from_database_error(exc: DBAPIError) -> ProblemDetailsException:
 def from_record_integrity(exc: RecordIntegrityError) -> ProblemDetailsException:
     """A stored record that fails its check is never served: the problem names it, and an operator is alerted."""
     log.error("record integrity: %s", exc, extra={"record_id": exc.record_id, "seq": exc.seq})
-    from advisor.metrics import INTEGRITY_FAILURES  # it imports this module (through openapi_docs)
-
     INTEGRITY_FAILURES.labels(kind="record-integrity").inc()
     return problem(500, "record-integrity", "Record integrity check failed",
                    f"Stored record {exc.record_id} (seq {exc.seq}) is not what the log committed to, so it is not "

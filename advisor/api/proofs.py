@@ -16,15 +16,15 @@ from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 from msgspec import Meta
 
+from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.strict_json import PathText
 from advisor.audit.checkpoint import Checkpoint
-from advisor.audit.keyring import SigningUnavailable
 from advisor.audit.merkle import ProofError
-from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
-from advisor.store.tree import TreeIncomplete, checkpoint_of, prove_consistency, prove_inclusion, tree_size
+from advisor.store.errors import SigningUnavailable, TreeIncomplete
+from advisor.store.tree import checkpoint_of, prove_consistency, prove_inclusion, tree_size
 
 MAX_SIZE = 2**53 - 1  # far beyond any log; exact in a JSON number (the document's bounds are read as floats)
 

@@ -14,8 +14,6 @@ import msgspec
 from advisor.audit.canonical import canonical_bytes
 from advisor.domain.recommendation import Recommendation
 
-GENESIS_HASH = "0" * 64
-
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a signed record holds besides the recommendation."""

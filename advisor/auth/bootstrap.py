@@ -12,11 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from advisor.auth.clients import ClientStore, Role
-from advisor.store.tables import clients
-from advisor.store.writer import begin_locked, lock_head
+from advisor.store.clients import client_count
+from advisor.store.database import chain_locked
+from advisor.store.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_ADMIN_NAME = "bootstrap-admin"
@@ -41,9 +42,8 @@ def write_secret_file(path: Path, secret: str) -> None:
 def ensure_bootstrap_admin(engine: Engine, sqlite: bool, credential_file: Path) -> Path | None:
     """Create the first admin when there is no client yet; return the file its key was written to."""
     store = ClientStore(engine)
-    with engine.connect() as conn, begin_locked(conn, sqlite):
-        lock_head(conn, sqlite)  # serialises first starts across workers and replicas
-        if conn.execute(select(func.count()).select_from(clients)).scalar_one():
+    with chain_locked(engine, sqlite) as conn:  # serialises first starts across workers and replicas
+        if client_count(conn):
             return None
         client, key = store.create(BOOTSTRAP_ADMIN_NAME, Role.ADMIN, conn=conn)
         # Written before the commit: if the write fails, no admin exists whose key nobody has.
@@ -55,8 +55,6 @@ def ensure_bootstrap_admin(engine: Engine, sqlite: bool, credential_file: Path) 
 
 def prepare_access(engine: Engine, sqlite: bool, credential_file: Path, idempotency_ttl_hours: int) -> None:
     """``advisor serve``, before the workers start: the first admin, and forget expired idempotency keys."""
-    from advisor.store.idempotency import IdempotencyStore
-
     ensure_bootstrap_admin(engine, sqlite, credential_file)
     purged = IdempotencyStore(engine, sqlite, idempotency_ttl_hours).purge_expired()
     if purged:

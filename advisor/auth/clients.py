@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine
 
-from advisor.audit.keyring import utc_now
+from advisor.audit.formats import utc_now
 from advisor.jsonlog import KEY_PATTERN  # noqa: F401 - keys are shaped here; the logs scrub that shape
-from advisor.store.tables import clients
-from advisor.store.writer import begin_locked
+from advisor.store.clients import active_count, client_row, client_rows, insert_client, revoke
 
 KEY_PREFIX = "adv_"
 _CLIENT_ID = re.compile(r"^cl-[0-9a-f]{16}$")
@@ -86,10 +85,6 @@ def _client(row: Any) -> Client:
     return Client(id=row.id, name=row.name, role=Role(row.role), created_at=row.created_at, revoked_at=row.revoked_at)
 
 
-class LastAdmin(RuntimeError):
-    """Revoking this client would leave no active admin."""
-
-
 class ClientStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -99,8 +94,7 @@ class ClientStore:
         client_id = client_id_of(key)
         if client_id is None:
             return None
-        with self.engine.connect() as conn:
-            row = conn.execute(select(clients).where(clients.c.id == client_id)).first()
+        row = client_row(self.engine, client_id)
         presented = hash_key(key)
         if row is None:
             hmac.compare_digest(presented, presented)  # same work either way
@@ -116,20 +110,14 @@ class ClientStore:
         key = new_key(client.id)
         values = {"id": client.id, "name": client.name, "role": client.role.value, "key_hash": hash_key(key),
                   "created_at": client.created_at, "revoked_at": None}
-        if conn is not None:
-            conn.execute(insert(clients).values(values))
-        else:
-            with self.engine.begin() as own:
-                own.execute(insert(clients).values(values))
+        insert_client(self.engine, values, conn)
         return client, key
 
     def all(self) -> list[Client]:
-        with self.engine.connect() as conn:
-            return [_client(row) for row in conn.execute(select(clients).order_by(clients.c.created_at, clients.c.id))]
+        return [_client(row) for row in client_rows(self.engine)]
 
     def get(self, client_id: str) -> Client | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(clients).where(clients.c.id == client_id)).first()
+        row = client_row(self.engine, client_id)
         return None if row is None else _client(row)
 
     def find(self, id_or_name: str) -> list[Client]:
@@ -142,32 +130,14 @@ class ClientStore:
     def revoke(self, client_id: str) -> Client | None:
         """Revoke at once (idempotent); refuses to revoke the last active admin.
 
-        Count-then-update is a race (two admins revoking each other at once left none), so the
-        check runs under a lock: ``BEGIN IMMEDIATE`` on SQLite (the write lock up front, so the
-        loser waits instead of failing to upgrade a read lock), and on PostgreSQL a row lock on
-        every active admin, taken in id order; the loser re-reads after the winner commits and
-        sees one admin left.
+        Under a lock, so two admins revoking each other at once cannot leave none (``store.clients.revoke``).
         """
-        sqlite = self.engine.dialect.name == "sqlite"
-        with self.engine.connect() as conn, begin_locked(conn, sqlite):
-            if not sqlite:
-                conn.execute(select(clients.c.id).where(clients.c.role == Role.ADMIN.value,
-                                                        clients.c.revoked_at.is_(None))
-                             .order_by(clients.c.id).with_for_update()).all()
-            row = conn.execute(select(clients).where(clients.c.id == client_id)).first()
-            if row is None:
-                return None
-            if row.revoked_at is None:
-                if row.role == Role.ADMIN and active_admins(conn) <= 1:
-                    raise LastAdmin("this is the last active admin: create another admin first")
-                conn.execute(update(clients).where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
-                             .values(revoked_at=utc_now()))
+        if not revoke(self.engine, client_id, Role.ADMIN.value):
+            return None
         found = self.get(client_id)
         assert found is not None
         return found
 
 
 def active_admins(conn: Connection) -> int:
-    query = select(func.count()).select_from(clients).where(clients.c.role == Role.ADMIN.value,
-                                                             clients.c.revoked_at.is_(None))
-    return int(conn.execute(query).scalar_one())
+    return active_count(conn, Role.ADMIN.value)

@@ -9,17 +9,24 @@ and every session has bounds so a dead replica cannot hold the chain lock for lo
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from advisor.settings import PROJECT_ROOT, Settings
+from advisor.store.errors import NoDatabase
+from advisor.store.tables import chain_head
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,10 +39,6 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
-
-
-class NoDatabase(RuntimeError):
-    """A command that reads the database found none (it never creates one: ``advisor migrate`` does)."""
 
 
 def require_database(settings: Settings) -> None:
@@ -164,3 +167,36 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def lock_head(conn: Connection, sqlite: bool) -> tuple[int, str]:
+    statement = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+    if not sqlite:
+        statement = statement.with_for_update()
+    row = conn.execute(statement).one()
+    return int(row.seq), str(row.hash)
+
+
+def begin_locked(conn: Connection, sqlite: bool) -> Any:
+    if sqlite:
+        conn.info["begin_mode"] = "IMMEDIATE"
+    return conn.begin()
+
+
+@contextmanager
+def chain_locked(engine: Engine, sqlite: bool) -> Iterator[Connection]:
+    """A transaction holding the chain lock (the head row): what appends, key rotation and first starts serialise on."""
+    with engine.connect() as conn, begin_locked(conn, sqlite):
+        lock_head(conn, sqlite)
+        yield conn
+
+
+# What reading a broken database raises: through SQLAlchemy in this process, through the drivers in
+# the verifier's worker processes (``store.rows``).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error, psycopg.Error)
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """The driver's error class and first line, for a message that names the cause and nothing more."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"

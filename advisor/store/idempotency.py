@@ -22,16 +22,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from advisor.audit.formats import stored_time
+from advisor.store.database import begin_locked
+from advisor.store.errors import LeaseLost
 from advisor.store.tables import idempotency_keys
-from advisor.store.writer import DraftRejected, begin_locked
 
 LEASE_SECONDS = 60  # default; ADVISOR_IDEMPOTENCY_LEASE_SECONDS
 PENDING = "pending"
 COMPLETE = "complete"
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,6 @@ class Mismatch:
 ClaimResult = Claimed | Replay | InFlight | Mismatch
 
 
-class LeaseLost(DraftRejected):
-    """The claim was taken over (its lease ran out) or released before the record committed."""
-
-
 def _where(client_id: str, key: str) -> ColumnElement[bool]:
     c = idempotency_keys.c
     return and_(c.client_id == client_id, c.idempotency_key == key)
@@ -92,7 +86,7 @@ class IdempotencyStore:
     def _claim_once(self, client_id: str, key: str, fingerprint: str) -> ClaimResult:
         c = idempotency_keys.c
         now = datetime.now(UTC)
-        stamp = _stamp(now)
+        stamp = stored_time(now)
         with self.engine.connect() as conn, begin_locked(conn, self.sqlite):
             # This client's expired keys are forgotten (this key too, if it expired).
             conn.execute(delete(idempotency_keys).where(c.client_id == client_id, c.expires_at < stamp))
@@ -101,11 +95,11 @@ class IdempotencyStore:
                 query = query.with_for_update()
             row = conn.execute(query).first()
             owner = secrets.token_hex(16)
-            lease_until = _stamp(now + self.lease)
+            lease_until = stored_time(now + self.lease)
             if row is None:
                 conn.execute(insert(idempotency_keys).values(
                     client_id=client_id, idempotency_key=key, fingerprint=fingerprint, status=PENDING, owner=owner,
-                    lease_until=lease_until, created_at=stamp, expires_at=_stamp(now + self.ttl)))
+                    lease_until=lease_until, created_at=stamp, expires_at=stored_time(now + self.ttl)))
                 return Claimed(owner)
             if row.fingerprint != fingerprint:
                 return Mismatch()
@@ -147,6 +141,6 @@ class IdempotencyStore:
     def purge_expired(self) -> int:
         """Forget every expired key (``advisor serve`` runs it at start; claims purge their client's)."""
         with self.engine.begin() as conn:
-            result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < _stamp(
+            result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < stored_time(
                 datetime.now(UTC))))
         return int(result.rowcount)

@@ -12,16 +12,9 @@ from sqlalchemy import Connection, and_, select
 
 from advisor.audit.integrity import integrity_failure
 from advisor.audit.merkle import inclusion_ranges, leaf_hash, nodes_for, range_hash
+from advisor.store.errors import RecordIntegrityError, TreeIncomplete
 from advisor.store.tables import merkle_nodes, records, tree_heads
-from advisor.store.tree import TreeIncomplete, read_nodes
-
-
-class RecordIntegrityError(RuntimeError):
-    """A stored record that is not what the log committed to: it must not be served."""
-
-    def __init__(self, record_id: str, seq: int, reason: str) -> None:
-        super().__init__(f"record {record_id} (seq {seq}) failed its integrity check: {reason}")
-        self.record_id, self.seq, self.reason = record_id, seq, reason
+from advisor.store.tree import read_nodes
 
 
 class Head(NamedTuple):

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Row, bindparam, select
 
 from advisor.audit.integrity import listed_failure
 from advisor.audit.record import Receipt, StoredPayload, assessment_json
+from advisor.metrics import INTEGRITY_FAILURES
 from advisor.store.integrity import Proven, check_row, latest_head, with_leaf
 from advisor.store.tables import chain_head, records
 
@@ -67,8 +68,6 @@ def summary_of(row: Any) -> Summary:
     if reason is None:
         return Summary(integrity="ok", **values)
     log.error("record integrity: record %s (seq %s) listed as failed: %s", values["id"], values["seq"], reason)
-    from advisor.metrics import INTEGRITY_FAILURES  # the metrics module imports the API's, which import the store
-
     INTEGRITY_FAILURES.labels(kind="record-integrity").inc()
     return Summary(id=values["id"], seq=values["seq"], integrity="failed", created_at=None, requester=None,
                    organization=None, decision=None, strength=None, rules_digest=None, catalog_id=None, hash=None,

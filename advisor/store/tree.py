@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, Engine, insert, select
 
 from advisor.audit.checkpoint import Checkpoint, sign_checkpoint
-from advisor.audit.keyring import KeyRing
 from advisor.audit.keys import SigningKey
 from advisor.audit.merkle import (
     EMPTY_ROOT,
@@ -27,11 +26,9 @@ from advisor.audit.merkle import (
     inclusion_ranges,
     nodes_for,
 )
+from advisor.store.errors import TreeIncomplete
+from advisor.store.keyring import KeyRing
 from advisor.store.tables import chain_head, merkle_nodes, tree_heads
-
-
-class TreeIncomplete(RuntimeError):
-    """A node the tree should have is not stored: the tree was damaged (or never built: run the migration)."""
 
 
 def read_nodes(conn: Connection, wanted: Iterable[Node]) -> dict[Node, bytes]:

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from advisor.audit.formats import utc_now
 from advisor.audit.jws import detach, sign_compact
-from advisor.audit.keyring import KeyRing, utc_now
 from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import (
     Columns,
@@ -33,6 +33,10 @@ from advisor.audit.record import (
     splice_payload,
 )
 from advisor.domain.recommendation import Recommendation
+from advisor.store.database import begin_locked, lock_head
+from advisor.store.errors import CommitUnknown, DraftRejected, RecordRefused, StoreUnavailable
+from advisor.store.idempotency import IdempotencyStore
+from advisor.store.keyring import KeyRing
 from advisor.store.tables import chain_head, records
 from advisor.store.tree import extend_tree
 
@@ -79,39 +83,6 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
     compact_jws: str  # with the payload attached
 
 
-class StoreUnavailable(RuntimeError):
-    """The database could not take the append; nothing was stored for this request."""
-
-
-class DraftRejected(RuntimeError):
-    """One draft's own ``also_write`` refused it (e.g. its idempotency claim was lost): only it fails."""
-
-
-class RecordRefused(DraftRejected):
-    """The database refused this record's own data (alone in its transaction): retrying cannot help."""
-
-
-class CommitUnknown(StoreUnavailable):
-    """The connection failed during COMMIT: the records may or may not be stored.
-
-    Only an idempotent retry (same Idempotency-Key) can tell; it replays if the commit happened.
-    """
-
-
-def lock_head(conn: Connection, sqlite: bool) -> tuple[int, str]:
-    statement = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
-    if not sqlite:
-        statement = statement.with_for_update()
-    row = conn.execute(statement).one()
-    return int(row.seq), str(row.hash)
-
-
-def begin_locked(conn: Connection, sqlite: bool) -> Any:
-    if sqlite:
-        conn.info["begin_mode"] = "IMMEDIATE"
-    return conn.begin()
-
-
 def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequence[Draft],
                  sqlite: bool) -> list[Appended]:
     """Link, sign and insert ``drafts`` in one transaction the caller opened with ``begin_locked``."""
@@ -150,8 +121,6 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     for draft, result in zip(drafts, appended, strict=True):
         if draft.completion is not None:
-            from advisor.store.idempotency import IdempotencyStore  # it imports this module
-
             done = draft.completion
             IdempotencyStore.complete(conn, done.client_id, done.key, done.owner, draft.id, 201, done.headers)
         if draft.also_write is not None:

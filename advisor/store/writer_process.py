@@ -34,17 +34,8 @@ from advisor.audit.jws import detach
 from advisor.audit.record import Columns, Envelope
 from advisor.framing import frame, read_frame, restart_later, spawn_helper, split_frames, stop_helpers
 from advisor.settings import Settings, helper_processes, usable_cores
-from advisor.store.writer import (
-    Appended,
-    ChainWriter,
-    CommitUnknown,
-    Completion,
-    Draft,
-    DraftRejected,
-    RecordRefused,
-    StoreUnavailable,
-    commit_batch,
-)
+from advisor.store.errors import CommitUnknown, DraftRejected, RecordRefused, StoreUnavailable
+from advisor.store.writer import Appended, ChainWriter, Completion, Draft, commit_batch
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +122,7 @@ def _error(kind: int, body: Any) -> Exception:
     if kind == _COMMIT_UNKNOWN:
         return CommitUnknown(message)
     if kind == _REJECTED:
-        from advisor.store.idempotency import LeaseLost
+        from advisor.store.errors import LeaseLost
 
         rejections = {"LeaseLost": LeaseLost, "RecordRefused": RecordRefused}
         return rejections.get(name, DraftRejected)(message)
@@ -257,8 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     from advisor.jsonlog import configure_helper
 
     configure_helper("writer")  # JSON lines, each with its draft's request id where there is one
-    from advisor.audit.keyring import KeyRing
     from advisor.store.database import is_sqlite, make_engine, normalise_url
+    from advisor.store.keyring import KeyRing
 
     with socket.socket(fileno=args.fd) as sock, contextlib.suppress(BrokenPipeError, ConnectionResetError):
         first = read_frame(sock)

@@ -27,9 +27,10 @@ from advisor.audit.checkpoint import Checkpoint, verify_checkpoint
 from advisor.audit.keys import b64url
 from advisor.audit.merkle import leaf_hash, root_of
 from advisor.audit.record import signed_payload
-from advisor.audit.verify import load_keys, verify_database
+from advisor.audit.verify import load_keys
 from advisor.settings import Settings
 from advisor.store.tables import records
+from advisor.store.verification import verify_database
 from tests.factories import profile_dict
 from tests.signed_log import REQUESTERS, append_records, tampering
 

@@ -19,9 +19,10 @@ from sqlalchemy import Connection, func, insert, select, update
 from advisor.api.deps import Services
 from advisor.app import create_app
 from advisor.settings import Settings
-from advisor.store.idempotency import COMPLETE, PENDING, Claimed, IdempotencyStore, LeaseLost
+from advisor.store.errors import DraftRejected, LeaseLost, StoreUnavailable
+from advisor.store.idempotency import COMPLETE, PENDING, Claimed, IdempotencyStore
 from advisor.store.tables import idempotency_keys, records
-from advisor.store.writer import Appended, Draft, DraftRejected, StoreUnavailable
+from advisor.store.writer import Appended, Draft
 from tests.factories import make_profile, profile_dict
 from tests.signed_log import in_process_writer
 

@@ -12,7 +12,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from advisor.auth.clients import ClientStore, LastAdmin, Role, active_admins
+from advisor.auth.clients import ClientStore, Role, active_admins
+from advisor.store.errors import LastAdmin
 
 TRIALS = 8
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from advisor.audit.verify import verify_database
 from advisor.settings import Settings
 from advisor.store.repository import Repository
+from advisor.store.verification import verify_database
 
 
 def check_chain(engine: Engine, log_name: str = Settings().log_name) -> list[str]:

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from advisor.api.deps import Services
 from advisor.audit.checkpoint import parse_verifier_key
-from advisor.audit.keyring import jwks
-from advisor.audit.verify import verify_database
 from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.database import make_engine
+from advisor.store.keyring import jwks
 from advisor.store.tables import records
+from advisor.store.verification import verify_database
 from tests.integration.cluster import Load, bodies, running, server_env
 from tests.signed_log import append_records, bump, rebuild_tree, rewrite_payload, tampering
 

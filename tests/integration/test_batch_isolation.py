@@ -20,15 +20,9 @@ from sqlalchemy import Connection, select
 from advisor.audit.merkle import leaf_hash, root_of
 from advisor.audit.record import Columns
 from advisor.auth.clients import Role
+from advisor.store.errors import RecordRefused, StoreUnavailable
 from advisor.store.tables import merkle_nodes, records, tree_heads
-from advisor.store.writer import (
-    Appended,
-    ChainWriter,
-    Draft,
-    RecordRefused,
-    StoreUnavailable,
-    commit_batch,
-)
+from advisor.store.writer import Appended, ChainWriter, Draft, commit_batch
 from tests.conftest import issue_key
 from tests.factories import make_profile, profile_dict
 from tests.integration.chain import check_chain

@@ -24,7 +24,8 @@ from advisor.evaluators import EvaluatorPool
 from advisor.framing import frame
 from advisor.jsonlog import request_id_var
 from advisor.settings import Settings
-from advisor.store.idempotency import Claimed, IdempotencyStore, LeaseLost
+from advisor.store.errors import LeaseLost
+from advisor.store.idempotency import Claimed, IdempotencyStore
 from advisor.store.tables import idempotency_keys
 from advisor.store.writer import Completion, Draft
 from advisor.store.writer_process import WriterProcess

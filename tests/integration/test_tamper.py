@@ -10,6 +10,7 @@ import json
 import sqlite3
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -19,20 +20,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, text
 
 from advisor.api.deps import Services
 from advisor.app import build_services, ensure_signing_key
 from advisor.audit import verify as verify_module
 from advisor.audit.checkpoint import verify_checkpoint
-from advisor.audit.keyring import KeyRing, jwks, utc_now
+from advisor.audit.formats import utc_now
 from advisor.audit.keys import SigningKey
-from advisor.audit.rows import row_source
-from advisor.audit.verify import Anchor, Problem, VerifyResult, load_keys, verify_database
+from advisor.audit.verify import Anchor, Problem, StoredRecord, VerifyResult, load_keys
 from advisor.settings import Settings
-from advisor.store.database import make_engine, migrate
+from advisor.store.database import begin_locked, lock_head, make_engine, migrate
+from advisor.store.keyring import KeyRing, jwks
+from advisor.store.rows import row_source
 from advisor.store.tree import current_checkpoint
-from advisor.store.writer import Draft, append_batch, begin_locked, lock_head
+from advisor.store.verification import database_records, verify_database
+from advisor.store.writer import Draft, append_batch
 from tests.factories import make_profile
 from tests.signed_log import append_records, forge_record, rewrite_payload, row, sqlite_path, tampering
 
@@ -257,23 +260,24 @@ def test_tampering_at_range_edges_is_reported_alike_by_any_number_of_workers(set
 
 
 @SQLITE
-def test_without_a_row_source_this_process_reads_the_records(settings: Settings, services: Services,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """An engine whose database other processes cannot open (e.g. in-memory SQLite) is read through the engine."""
+def test_without_a_row_source_this_process_reads_the_records(settings: Settings, services: Services) -> None:
+    """An engine whose database other processes cannot open (here a SQLite URI) is read through the engine."""
     with tampering(settings) as conn:
         conn.execute("DELETE FROM records WHERE seq = 9")
     read_by_workers = verify_database(services.engine, settings.log_name, workers=2, range_size=4)
+    engine = create_engine(f"sqlite:///file:{sqlite_path(settings)}?uri=true")
+    assert row_source(engine) is None
     calls: list[object] = []
-    through_the_engine = verify_module.database_records
 
-    def database_records(engine: Any) -> Any:
+    def records(engine: Engine) -> Iterator[StoredRecord]:
         calls.append(engine)
-        return through_the_engine(engine)
+        return database_records(engine)
 
-    monkeypatch.setattr(verify_module, "row_source", lambda _engine: None)
-    monkeypatch.setattr(verify_module, "database_records", database_records)
-    assert verify_database(services.engine, settings.log_name, workers=2, range_size=4) == read_by_workers
-    assert calls == [services.engine]
+    try:
+        assert verify_database(engine, settings.log_name, workers=2, range_size=4, records=records) == read_by_workers
+    finally:
+        engine.dispose()
+    assert calls == [engine]
     assert found(read_by_workers) == (10, "deleted")
 
 

@@ -6,10 +6,10 @@ import pytest
 from litestar import Litestar
 
 from advisor.api.deps import Services
-from advisor.audit.verify import verify_database
 from advisor.settings import Settings
 from advisor.store import writer
 from advisor.store.repository import ListFilter
+from advisor.store.verification import verify_database
 from tests.signed_log import append_records, forge_record, row, tampering
 
 SQLITE = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)

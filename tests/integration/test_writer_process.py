@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 
 from advisor.api.deps import Services
 from advisor.settings import Settings
-from advisor.store.idempotency import Claimed, IdempotencyStore, LeaseLost
+from advisor.store.errors import LeaseLost
+from advisor.store.idempotency import Claimed, IdempotencyStore
 from advisor.store.tables import idempotency_keys, records
 from advisor.store.writer import Completion, Draft
 from advisor.store.writer_process import WriterProcess

@@ -28,11 +28,11 @@ from advisor.audit.checkpoint import (
     verifier_key,
     verify_checkpoint,
 )
+from advisor.audit.formats import GENESIS_HASH
 from advisor.audit.jws import RECORD_TYPE, sign_detached
 from advisor.audit.keys import SigningKey, b64url, b64url_decode
 from advisor.audit.merkle import leaf_hash, root_of
-from advisor.audit.record import GENESIS_HASH, SignedPayload, payload_bytes, record_hash
-from advisor.audit.verify import GENESIS_HASH as verify_genesis
+from advisor.audit.record import SignedPayload, payload_bytes, record_hash
 from advisor.audit.verify import (
     Anchor,
     ChainWalk,
@@ -299,8 +299,8 @@ def test_stitch_joins_runs_by_their_edges(key: SigningKey, recommendation: Recom
     assert walk.seq == 3
 
 
-def test_the_verifier_genesis_is_the_writer_genesis() -> None:
-    assert verify_genesis == GENESIS_HASH
+def test_the_genesis_is_64_hex_zeros() -> None:
+    assert GENESIS_HASH == "0" * 64  # the first record's prev_hash: a changed constant would orphan every log
 
 
 @given(st.binary(max_size=300))

@@ -8,22 +8,15 @@ record is always signed by the key that was active when it was appended.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from advisor.audit.formats import utc_now
 from advisor.audit.keys import SigningKey, generate_key_file, load_key_dir, load_key_file
+from advisor.store.errors import SigningUnavailable
 from advisor.store.tables import signing_keys
-
-
-class SigningUnavailable(RuntimeError):
-    """No usable private key for the active key id: appends must wait (503), not fail open."""
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class KeyRing:

@@ -64,7 +64,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.auth.clients import LastAdmin
+    from advisor.store.errors import LastAdmin
 
     store = _store(settings)
     try:

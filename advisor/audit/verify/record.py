@@ -1,0 +1,155 @@
+"""Every check one record can fail on its own (hash, signature, columns, origin, key window)."""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+from typing import Any
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+
+from advisor.audit.canonical import decode_canonical
+from advisor.audit.jws import ACCEPTED_ALGS, RECORD_TYPE
+from advisor.audit.keys import b64url_decode_strict
+from advisor.audit.verify.keys import PublicKey, parse_time
+from advisor.audit.verify.model import Failure, StoredRecord
+
+_headers: dict[str, tuple[dict[str, Any] | None]] = {}  # one header per key: parse each once
+
+
+def jws_header(header_b64: str) -> dict[str, Any] | None:
+    cached = _headers.get(header_b64)  # one lookup: the route's threads share the cache
+    if cached is not None:
+        return cached[0]
+    raw = b64url_decode_strict(header_b64)
+    try:
+        parsed = json.loads(raw) if raw is not None else None
+    except ValueError:
+        parsed = None
+    header = parsed if isinstance(parsed, dict) else None
+    if len(_headers) > 64:
+        _headers.clear()
+    _headers[header_b64] = (header,)
+    return header
+
+
+def _signed(document: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(name)
+    return document
+
+
+# Columns that are queryable copies of signed fields, and where each lives in the payload.
+COLUMN_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("id", ("id",)), ("prev_hash", ("prev_hash",)), ("created_at", ("created_at",)),
+    ("requester", ("requester",)), ("key_id", ("key_id",)),
+    ("organization", ("recommendation", "profile", "organization", "name")),
+    ("decision", ("recommendation", "decision")), ("strength", ("recommendation", "strength")),
+    ("rules_digest", ("recommendation", "versions", "rules_digest")),
+    ("catalog_id", ("recommendation", "versions", "catalog_id")),
+)
+
+
+def b64url_bytes(data: bytes) -> bytes:
+    """``keys.b64url(data)`` as ASCII bytes, about twice as fast on a 14 KB payload: no ``str`` round
+    trip, and ``replace`` (which returns at once when a character is absent) instead of ``translate``."""
+    return binascii.b2a_base64(data, newline=False).replace(b"+", b"-").replace(b"/", b"_").rstrip(b"=")
+
+
+def check_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None = None) -> list[Failure]:
+    """Every check one record can fail on its own; empty when it is sound.
+
+    The failures come in order of precedence, so the first one names the kind: a malformed JWS,
+    an algorithm never accepted, an unknown key, a payload that is not canonical, a record at
+    the wrong position, a bad signature, stored copies that disagree with the signed bytes,
+    a validly signed record that is not of this log, and last a key used outside its window.
+    """
+    if not isinstance(record.payload, str) or not isinstance(record.jws, str):
+        return [Failure("canonical", "edited", "the stored payload or JWS is not text")]
+    failures: list[Failure] = []
+    raw = record.payload.encode("utf-8")
+    payload_b64 = b64url_bytes(raw)
+    parts = record.jws.split(".")
+    header: dict[str, Any] | None = None
+    signature: bytes | None = None
+    if len(parts) == 3:
+        header = jws_header(parts[0])
+        signature = b64url_decode_strict(parts[2])
+    if header is None or signature is None or len(signature) != 64:
+        failures.append(Failure("signature", "edited", "the JWS is malformed"))
+        header = None
+    elif parts[1] and parts[1] != payload_b64.decode("ascii"):
+        failures.append(Failure("signature", "edited", "the JWS carries a different payload from the stored one"))
+    key: PublicKey | None = None
+    if header is not None:
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ACCEPTED_ALGS:
+            failures.append(Failure("signature", "forged", f"JWS algorithm {alg!r} is never accepted"))
+            header = None
+        else:
+            key = keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                failures.append(Failure("key_known", "unknown_key", f"signed by key {kid!r}, which the JWKS does "
+                                                                    "not list"))
+    document: Any = None
+    try:
+        document, canonical = decode_canonical(raw)
+    except (msgspec.DecodeError, ValueError):
+        failures.append(Failure("canonical", "edited", "the payload is not JSON"))
+    else:
+        if not isinstance(document, dict):
+            failures.append(Failure("canonical", "edited", "the payload is not a JSON object"))
+            document = None
+        elif canonical != raw:
+            failures.append(Failure("canonical", "edited", "the payload is not canonical JSON (RFC 8785)"))
+    signed_seq = _signed(document, "seq")
+    if document is not None and signed_seq != record.seq:
+        failures.append(Failure("position", "reordered",
+                                f"the record at position {record.seq} is signed as record {signed_seq!r}"))
+    if key is not None and signature is not None:
+        try:
+            key.key.verify(signature, parts[0].encode("ascii") + b"." + payload_b64)
+        except InvalidSignature:
+            failures.append(Failure("signature", "edited", "the signature does not verify: signed bytes changed"))
+    if hashlib.sha256(raw).hexdigest() != record.hash:
+        failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
+    if document is not None:
+        for column, path in COLUMN_PATHS:
+            stored = getattr(record, column)
+            if stored is not None and _signed(document, *path) != stored:
+                failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
+                                                             f"says {_signed(document, *path)!r}"))
+        if header is not None:
+            failures.extend(_origin(header, document, log_name))
+        if key is not None:
+            failures.extend(_window(key, _signed(document, "created_at")))
+    return failures
+
+
+def _origin(header: dict[str, Any], document: dict[str, Any], log_name: str | None) -> list[Failure]:
+    found: list[Failure] = []
+    if header.get("typ") != RECORD_TYPE:
+        found.append(Failure("origin", "forged", f"JWS type {header.get('typ')!r} is not {RECORD_TYPE}"))
+    if header.get("kid") != document.get("key_id"):
+        found.append(Failure("origin", "forged", f"signed by {header.get('kid')}, but the payload names key "
+                                                 f"{document.get('key_id')!r}"))
+    if log_name is not None and document.get("log") != log_name:
+        found.append(Failure("origin", "forged", f"a record of log {document.get('log')!r}, not {log_name!r}"))
+    return found
+
+
+def _window(key: PublicKey, created_at: Any) -> list[Failure]:
+    try:
+        when = parse_time(created_at) if isinstance(created_at, str) else None
+    except ValueError:
+        when = None
+    if when is None:
+        return [Failure("key_window", "forged", f"created_at {created_at!r} is not an RFC 3339 time")]
+    if not key.covers(when):
+        return [Failure("key_window", "retired_key", f"created {created_at}, outside key {key.kid}'s validity "
+                                                     f"window {key.window()}")]
+    return []

@@ -38,14 +38,14 @@ from advisor.auth.middleware import (
     role_guard,
 )
 from advisor.domain.profile import Profile
-from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import MetricsController, observe_commit, prometheus_config
 from advisor.settings import Settings
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender, ChainWriter, begin_locked
-from advisor.store.writer_process import WriterProcess, wants_writer_process
+from advisor.workers.evaluators import build_advisor, make_evaluator
+from advisor.workers.writer import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
 

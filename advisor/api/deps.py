@@ -8,11 +8,11 @@ from litestar.di import NamedDependency
 from sqlalchemy import Engine
 
 from advisor.audit.keyring import KeyRing
-from advisor.evaluators import Evaluator
 from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender
+from advisor.workers.evaluators import Evaluator
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,17 @@ class HelperPool:
 
     def submit(self, body: bytes) -> asyncio.Future[bytes]:
         """Send a call; its answer completes the future whether or not anyone still waits for it."""
+        return self._send(body)[2]
+
+    async def call(self, body: bytes) -> bytes:
+        """Send a call and wait for its answer; cancelling the wait forgets the call (its answer is dropped)."""
+        child, call, future = self._send(body)
+        try:
+            return await future
+        finally:
+            child.pending.pop(call, None)
+
+    def _send(self, body: bytes) -> tuple[_Child, int, asyncio.Future[bytes]]:
         live = [child for child in self._children if child.transport is not None]
         if not live:
             raise self.kind.unavailable()
@@ -245,16 +256,7 @@ class HelperPool:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         child.pending[call] = future
         child.transport.write(frame(call.to_bytes(CALL_ID, "big") + body))
-        return future
-
-    async def call(self, body: bytes) -> bytes:
-        """Send a call and wait for its answer; cancelling the wait forgets the call."""
-        future = self.submit(body)
-        try:
-            return await future
-        finally:
-            if not future.done():
-                future.cancel()  # its answer, if one comes, is dropped
+        return child, call, future
 
     def _lost(self, child: _Child) -> None:
         if child in self._children:

@@ -32,7 +32,6 @@ from advisor.api.proofs import ProofController
 from advisor.api.strict_json import screen_request
 from advisor.auth.clients import ClientStore
 from advisor.domain.profile import Profile
-from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import observe_commit
 from advisor.settings import Settings
@@ -40,7 +39,8 @@ from advisor.store.database import chain_locked, is_sqlite, make_engine, normali
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender, ChainWriter
-from advisor.store.writer_process import WriterProcess, wants_writer_process
+from advisor.workers.evaluators import build_advisor, make_evaluator
+from advisor.workers.writer import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
 

@@ -36,10 +36,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_bodies: bool = False
     sqlite_synchronous: str = "FULL"
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
-    # Evaluator processes per server process (advisor/evaluators.py); 0 evaluates in the server's
+    # Evaluator processes per server process (advisor/workers/evaluators.py); 0 evaluates in the server's
     # own process; unset: one per usable core but one (see evaluators.default_evaluators).
     evaluators: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
-    # Append to the log from a writer process of its own (advisor/store/writer_process.py) rather
+    # Append to the log from a writer process of its own (advisor/workers/writer.py) rather
     # than a thread that shares the server's GIL; unset: when there are two or more usable cores.
     writer_process: bool | None = None
     # Slow or stalled clients (advisor/server.py): the request line and headers must arrive within this

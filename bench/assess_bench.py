@@ -109,8 +109,8 @@ def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:
     from advisor.domain.profile import Profile
     from advisor.domain.rules import Rule, Rulebook
     from advisor.engine import RuleEngine
-    from advisor.evaluators import build_advisor
     from advisor.settings import Settings
+    from advisor.workers.evaluators import build_advisor
 
     advisor = build_advisor(Settings())
     facts = []
@@ -173,7 +173,7 @@ def main() -> None:
         stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     acknowledged = results["POST /assess"]["requests"]  # includes the warm-up run's records below
 
-    from advisor.evaluators import default_evaluators
+    from advisor.workers.evaluators import default_evaluators
 
     evaluators = os.environ.get("ADVISOR_EVALUATORS") or str(default_evaluators())
     print(f"{args.profiles} distinct profiles, {args.connections} connections, {args.seconds}s per run, "

@@ -19,9 +19,10 @@ from advisor.api import assess
 from advisor.api.deps import Services
 from advisor.audit.formats import utc_now
 from advisor.audit.record import Envelope, splice_payload
-from advisor.store import writer, writer_process
+from advisor.store import writer
 from advisor.store.keyring import KeyRing
 from advisor.store.tables import records
+from advisor.workers import writer as writer_process
 
 _seq: list[itertools.count[int]] = []
 

@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 
 from advisor.app import create_app, ensure_signing_key
 from advisor.auth.clients import ClientStore, Role
-from advisor.evaluators import build_advisor
 from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.database import migrate, normalise_url
+from advisor.workers.evaluators import build_advisor
 
 
 @pytest.fixture(scope="session")

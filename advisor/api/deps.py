@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from litestar.di import NamedDependency
 from sqlalchemy import Engine
 
-from advisor.evaluators import Evaluator
 from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender
+from advisor.workers.evaluators import Evaluator
 
 
 @dataclass(frozen=True)

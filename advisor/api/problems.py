@@ -22,11 +22,11 @@ from litestar.plugins.problem_details import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from advisor.evaluators import EvaluatorUnavailable
 from advisor.jsonlog import error_fields
 from advisor.metrics import INTEGRITY_FAILURES
 from advisor.service import ProfileError
 from advisor.store.errors import CommitUnknown, RecordIntegrityError, RecordRefused, StoreUnavailable
+from advisor.workers.evaluators import EvaluatorUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://llm-hosting-advisor.dev/problems/"

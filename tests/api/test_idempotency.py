@@ -22,7 +22,7 @@ from advisor.settings import Settings
 from advisor.store.errors import DraftRejected, LeaseLost, StoreUnavailable
 from advisor.store.idempotency import COMPLETE, PENDING, Claimed, IdempotencyStore
 from advisor.store.tables import idempotency_keys, records
-from advisor.store.writer import Appended, Draft
+from advisor.store.writer import Appended, Draft, commit_batch
 from tests.factories import make_profile, profile_dict
 from tests.signed_log import in_process_writer
 
@@ -276,14 +276,8 @@ def test_one_bad_draft_does_not_fail_the_others_in_its_batch(app: Litestar, clie
     drafts = [Draft.new(id=str(uuid.uuid4()), requester="batch", recommendation=recommendation,
                         also_write=bad if i == 2 else None) for i in range(5)]
 
-    async def commit_as_one_batch() -> list[Any]:
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in drafts]
-        batch = [(draft, future, loop) for draft, future in zip(drafts, futures, strict=True)]
-        await asyncio.to_thread(in_process_writer(services)._commit, batch)  # one batch, deterministically
-        return await asyncio.gather(*futures, return_exceptions=True)
-
-    outcomes = asyncio.run(commit_as_one_batch())
+    # One batch, deterministically: the writer thread's own batch step, without its queue.
+    outcomes = commit_batch(in_process_writer(services).append_sync, drafts)
     assert [type(o).__name__ for o in outcomes] == \
         ["Appended"] * 2 + ["DraftRejected" if failure == "rejected" else StoreUnavailable.__name__] + ["Appended"] * 2
     with services.engine.connect() as conn:

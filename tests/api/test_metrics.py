@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 
@@ -13,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from advisor.settings import Settings
-from advisor.store.writer_process import WriterProcess
+from advisor.workers.writer import WriterProcess
 from tests.conftest import issue_key, running_app
 from tests.factories import profile_dict
 
@@ -110,8 +112,8 @@ def test_a_writer_process_reports_its_batches_and_its_restart_to_the_server(sett
             value(before, "advisor_writer_batch_size_sum") + 1
         writer = app.state.services.writer
         assert isinstance(writer, WriterProcess)
-        assert writer.child is not None
-        writer.child.process.kill()
+        [pid] = writer.helpers.pids()
+        os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while writer.restarts == 0 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -11,9 +12,9 @@ import msgspec
 import pytest
 
 from advisor.domain.profile import Profile
-from advisor.evaluators import EvaluatorPool, EvaluatorUnavailable, InProcessEvaluator, build_advisor
 from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings
+from advisor.workers.evaluators import EvaluatorPool, EvaluatorUnavailable, InProcessEvaluator, build_advisor
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_the_pool_answers_byte_for_byte_what_the_process_itself_would(advisor: A
         pooled = await asyncio.gather(*(pool.evaluate(p) for p in batch))
         local = [await InProcessEvaluator(advisor).evaluate(p) for p in batch]
         assert pooled == local
-        assert {len(child.pending) for child in pool.children} == {0}
+        assert pool.helpers.in_flight() == 0
 
     in_pool(2, check)
 
@@ -59,21 +60,20 @@ def test_a_profile_error_comes_back_as_the_same_error() -> None:
 
 def test_a_dead_evaluator_fails_only_its_requests_and_is_replaced() -> None:
     async def check(pool: EvaluatorPool) -> None:
-        victim = pool.children[0]
+        [victim] = pool.helpers.pids()
         pending = [asyncio.ensure_future(pool.evaluate(p)) for p in profiles(200)]
         await asyncio.sleep(0)  # sent
-        victim.process.kill()
+        os.kill(victim, signal.SIGKILL)
         outcomes = await asyncio.gather(*pending, return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         assert failed, "the kill came after every answer; nothing was tested"
         assert all(isinstance(f, EvaluatorUnavailable) for f in failed)
         for _ in range(100):  # replaced within seconds
-            if pool.children and pool.children[0] is not victim:
+            if pool.helpers.pids() not in ([], [victim]):
                 break
             await asyncio.sleep(0.1)
         assert pool.restarts == 1
         assert (await pool.evaluate(make_profile())).columns.decision
-        victim.process.wait(timeout=5)
 
     in_pool(1, check)
 
@@ -94,7 +94,7 @@ def test_stopping_the_pool_ends_its_processes() -> None:
     pids: list[int] = []
 
     async def check(pool: EvaluatorPool) -> None:
-        pids.extend(child.process.pid for child in pool.children)
+        pids.extend(pool.helpers.pids())
         await pool.evaluate(make_profile())
 
     in_pool(2, check)
@@ -113,10 +113,8 @@ def test_no_evaluator_running_is_unavailable_not_a_hang() -> None:
     in_pool(1, check)
 
 
-
-
 def test_settings_choose_the_pool() -> None:
-    from advisor.evaluators import make_evaluator
+    from advisor.workers.evaluators import make_evaluator
 
     advisor = build_advisor(Settings())
     assert isinstance(make_evaluator(Settings(evaluators=0), advisor), InProcessEvaluator)

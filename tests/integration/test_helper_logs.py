@@ -20,15 +20,15 @@ from litestar.testing import TestClient
 from sqlalchemy import update
 
 from advisor.api.deps import Services
-from advisor.evaluators import EvaluatorPool
-from advisor.framing import frame
 from advisor.jsonlog import request_id_var
 from advisor.settings import Settings
 from advisor.store.errors import LeaseLost
 from advisor.store.idempotency import Claimed, IdempotencyStore
 from advisor.store.tables import idempotency_keys
 from advisor.store.writer import Completion, Draft
-from advisor.store.writer_process import WriterProcess
+from advisor.workers.evaluators import EvaluatorPool
+from advisor.workers.process import HelperFailed
+from advisor.workers.writer import WriterProcess
 from tests.factories import make_profile
 
 pytestmark = pytest.mark.slow
@@ -114,15 +114,10 @@ def test_an_evaluator_logs_json_with_the_request_id_and_no_profile(capfd: pytest
         pool = EvaluatorPool(Settings(), 1)
         await pool.start()
         try:
-            child = pool.children[0]
-            assert child.transport is not None
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            child.pending[7] = future
-            # A frame the evaluator cannot decode (a profile quoting a secret): it fails that request and logs it.
+            # A call the evaluator cannot decode (a profile quoting a secret): it fails that request and logs it.
             broken = b'{"organization": {"name": "' + SECRET_ORG.encode() + b'"}'
-            child.transport.write(frame(msgspec.msgpack.encode((7, broken, "req-eval-9"))))
-            with pytest.raises(RuntimeError):
-                await asyncio.wait_for(future, 30)
+            with pytest.raises(HelperFailed, match="evaluator failed: DecodeError"):
+                await asyncio.wait_for(pool.helpers.call(msgspec.msgpack.encode((broken, "req-eval-9"))), 30)
             token = request_id_var.set("req-eval-10")
             try:
                 assert (await pool.evaluate(make_profile())).columns.decision  # still serving

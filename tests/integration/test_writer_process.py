@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import signal
 import time
 import uuid
 from typing import Any
@@ -19,7 +21,7 @@ from advisor.store.errors import LeaseLost
 from advisor.store.idempotency import Claimed, IdempotencyStore
 from advisor.store.tables import idempotency_keys, records
 from advisor.store.writer import Completion, Draft
-from advisor.store.writer_process import WriterProcess
+from advisor.workers.writer import WriterProcess
 from tests.factories import make_profile, profile_dict
 from tests.integration.chain import check_chain
 
@@ -56,7 +58,7 @@ def test_concurrent_appends_through_the_writer_process_form_one_chain(app: Lites
     assert {k: v for k, v in read.items() if k != "receipt"} == {k: v for k, v in created.items() if k != "receipt"}
     assert (read["receipt"]["seq"], read["receipt"]["jws"]) == (created["receipt"]["seq"], created["receipt"]["jws"])
     assert read["receipt"]["tree_size"] >= created["receipt"]["tree_size"] >= created["receipt"]["seq"]
-    assert writer_of(app).child is not None
+    assert len(writer_of(app).helpers.pids()) == 1
 
 
 def test_an_idempotent_retry_replays_what_the_writer_process_completed(client: TestClient[Litestar]) -> None:
@@ -91,11 +93,11 @@ def test_a_lost_claim_comes_back_as_lease_lost(app: Litestar, client: TestClient
 def test_a_killed_writer_process_loses_no_acknowledged_record(app: Litestar, client: TestClient[Litestar]) -> None:
     writer = writer_of(app)
     assert client.post("/assess", json=profile_dict()).status_code == 201  # the writer process is up
-    assert writer.child is not None
-    victim = writer.child.process
+    [victim] = writer.helpers.pids()
+
     def kill_soon() -> None:
         time.sleep(0.3)
-        victim.kill()
+        os.kill(victim, signal.SIGKILL)
 
     with concurrent.futures.ThreadPoolExecutor(1) as killer:
         killing = killer.submit(kill_soon)
@@ -109,7 +111,7 @@ def test_a_killed_writer_process_loses_no_acknowledged_record(app: Litestar, cli
     stored = check_chain(app.state.services.engine)
     assert set(acknowledged) <= set(stored)
     for _ in range(50):  # a new writer process takes over
-        if writer.child is not None and writer.child.process is not victim:
+        if writer.helpers.pids() not in ([], [victim]):
             break
         time.sleep(0.1)
     after = client.post("/assess", json=profile_dict())

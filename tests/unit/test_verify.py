@@ -122,6 +122,7 @@ def resigned(record: StoredRecord, key: SigningKey, edit: Any = None, header: di
 
 def check(records: list[StoredRecord], jwks: dict[str, Any], *, workers: int = 0,
           anchors: tuple[Anchor, ...] = ()) -> VerifyResult:
+    """Inline here; tests/integration/test_verify_pool.py checks the worker processes agree."""
     return verify_records(records, jwks, log_name=LOG, anchors=anchors, workers=workers, chunk_size=3)
 
 
@@ -132,10 +133,9 @@ def found(result: VerifyResult) -> tuple[int, str]:
 
 # --- one chain, every kind ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["inline", "pool"])
-def test_sound_chain_verifies(key: SigningKey, recommendation: Recommendation, workers: int) -> None:
+def test_sound_chain_verifies(key: SigningKey, recommendation: Recommendation) -> None:
     records = chain(key, recommendation, 10)
-    result = check(records, jwks_of(jwk_of(key)), workers=workers)
+    result = check(records, jwks_of(jwk_of(key)))
     assert result.problem is None
     assert (result.records, result.last_seq, result.last_hash) == (10, 10, records[-1].hash)
 
@@ -201,15 +201,14 @@ def test_key_windows(key: SigningKey, recommendation: Recommendation, nbf: str |
         assert found(result)[0] == 1
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["inline", "pool"])
-def test_chain_breaks(key: SigningKey, recommendation: Recommendation, workers: int) -> None:
+def test_chain_breaks(key: SigningKey, recommendation: Recommendation) -> None:
     keys = jwks_of(jwk_of(key))
     records = chain(key, recommendation, 12)
-    assert found(check(records[:6] + records[7:], keys, workers=workers)) == (8, "deleted")
-    assert found(check(records[1:], keys, workers=workers)) == (2, "deleted")
+    assert found(check(records[:6] + records[7:], keys)) == (8, "deleted")
+    assert found(check(records[1:], keys)) == (2, "deleted")
     swapped = [*records[:4], records[5], records[4], *records[6:]]  # an export file in the wrong order
-    assert found(check(swapped, keys, workers=workers)) == (6, "reordered")
-    assert found(check([*records[:5], records[3], *records[5:]], keys, workers=workers)) == (4, "reordered")
+    assert found(check(swapped, keys)) == (6, "reordered")
+    assert found(check([*records[:5], records[3], *records[5:]], keys)) == (4, "reordered")
 
 
 def test_validly_signed_record_that_does_not_link_is_a_fork(key: SigningKey, recommendation: Recommendation) -> None:
@@ -221,22 +220,21 @@ def test_validly_signed_record_that_does_not_link_is_a_fork(key: SigningKey, rec
     assert "fork" in result.problem.detail
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["inline", "pool"])
-def test_checkpoints(key: SigningKey, recommendation: Recommendation, workers: int) -> None:
+def test_checkpoints(key: SigningKey, recommendation: Recommendation) -> None:
     keys = jwks_of(jwk_of(key))
     records = chain(key, recommendation, 9)
     at_seven = Anchor(size=7, hash=records[6].hash, label="checkpoint")
-    assert check(records, keys, anchors=(at_seven,), workers=workers).problem is None
-    assert found(check(records[:5], keys, anchors=(at_seven,), workers=workers)) == (6, "truncated")
+    assert check(records, keys, anchors=(at_seven,)).problem is None
+    assert found(check(records[:5], keys, anchors=(at_seven,))) == (6, "truncated")
     rewritten = Anchor(size=7, hash="cd" * 32, label="checkpoint")
-    assert found(check(records, keys, anchors=(rewritten,), workers=workers)) == (7, "truncated")
+    assert found(check(records, keys, anchors=(rewritten,))) == (7, "truncated")
     # A C2SP checkpoint names the Merkle root of the first records (RFC 9162), computed from their bytes.
     root = root_of([leaf_hash(r.payload.encode()) for r in records[:7]]).hex()
     merkle = Anchor(size=7, hash=None, label="checkpoint", root=root)
-    assert check(records, keys, anchors=(merkle,), workers=workers).problem is None
-    assert found(check(records[:5], keys, anchors=(merkle,), workers=workers)) == (6, "truncated")
+    assert check(records, keys, anchors=(merkle,)).problem is None
+    assert found(check(records[:5], keys, anchors=(merkle,))) == (6, "truncated")
     other = Anchor(size=7, hash=None, label="checkpoint", root=leaf_hash(b"other").hex())
-    assert found(check(records, keys, anchors=(other,), workers=workers)) == (7, "truncated")
+    assert found(check(records, keys, anchors=(other,))) == (7, "truncated")
 
 
 def with_columns(record: StoredRecord, **columns: Any) -> StoredRecord:
@@ -272,15 +270,6 @@ def test_the_first_problem_and_its_kind_do_not_depend_on_where_runs_are_cut(
         assert found(result) == expected, f"runs of {size}"
         assert (result.records, result.last_seq) == (sound, records[sound - 1].seq if sound else 0), \
             f"runs of {size}"
-
-
-def test_runs_checked_in_worker_processes_agree_with_one_run(key: SigningKey, recommendation: Recommendation) -> None:
-    keys = jwks_of(jwk_of(key))
-    records = chain(key, recommendation, 8)
-    for change, _expected, _sound in TAMPERS.values():
-        tampered = change(records)
-        alone = verify_records(tampered, keys, log_name=LOG, workers=0, chunk_size=len(tampered))
-        assert verify_records(tampered, keys, log_name=LOG, workers=2, chunk_size=2) == alone
 
 
 def test_stitch_joins_runs_by_their_edges(key: SigningKey, recommendation: Recommendation) -> None:

@@ -131,7 +131,7 @@ class Advisor:
     def assess(self, profile: Profile) -> Recommendation:
         volume = Decimal(profile.workload.daily_tokens)
         run, excluded = self.evaluate(profile)
-        loaded = run.a.loaded
+        loaded = run.assumptions.loaded
         applied = list(excluded.applied)
         prices = {option: run.price(option, volume) for option in OPTION_NAMES}
         try:

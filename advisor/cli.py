@@ -68,9 +68,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.api.problems import split_path
+    from advisor.application.evaluate import ProfileError
     from advisor.domain.profile import Profile
     from advisor.evaluators import build_advisor
-    from advisor.service import ProfileError
 
     try:
         profile = msgspec.json.decode(Path(args.profile).read_bytes(), type=Profile)

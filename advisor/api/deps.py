@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from litestar.di import NamedDependency
 from sqlalchemy import Engine
 
+from advisor.application.evaluate import Advisor
 from advisor.audit.keyring import KeyRing
 from advisor.evaluators import Evaluator
-from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender

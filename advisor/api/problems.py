@@ -22,9 +22,9 @@ from litestar.plugins.problem_details import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from advisor.application.evaluate import ProfileError
 from advisor.evaluators import EvaluatorUnavailable
 from advisor.jsonlog import error_fields
-from advisor.service import ProfileError
 from advisor.store.integrity import RecordIntegrityError
 from advisor.store.writer import CommitUnknown, RecordRefused, StoreUnavailable
 

@@ -10,9 +10,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from advisor.application.evaluate import Advisor, ProfileError
 from advisor.domain.profile import Profile
 from advisor.evaluators import EvaluatorPool, EvaluatorUnavailable, InProcessEvaluator, build_advisor
-from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings
 from tests.factories import make_profile
 

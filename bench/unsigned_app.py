@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from advisor import app as advisor_app
 from advisor.api import assess
-from advisor.api.deps import Services
+from advisor.app import Services
 from advisor.audit.keyring import KeyRing, utc_now
 from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer, writer_process

@@ -6,22 +6,23 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromQuery, QueryParameter
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
-from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
 from advisor.api.strict_json import PathText, QueryText
 from advisor.audit.checkpoint import Checkpoint
-from advisor.audit.keyring import SigningUnavailable, jwks
+from advisor.audit.keyring import KeyRing, SigningUnavailable, jwks
 from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.metrics import INTEGRITY_FAILURES
-from advisor.store.repository import ListFilter, Summary
+from advisor.settings import Settings
+from advisor.store.repository import ListFilter, Repository, Summary
 from advisor.store.tables import chain_head, records
 from advisor.store.tree import current_checkpoint
 
@@ -83,7 +84,7 @@ class AuditController(Controller):
          responses=READ_RESPONSES, operation_id="listAssessments", sync_to_thread=True,
          opt=allow(READ_ASSESSMENTS))
     def list_assessments(
-        self, request: Request[Any, Any, Any], services: ServicesDep,
+        self, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
         organization: QueryText = None,
         decision: FromQuery[Literal["managed", "self_hosted", "hybrid"] | None] = None,
         strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
@@ -102,7 +103,7 @@ class AuditController(Controller):
                                   created_from=stored_time(created_from, "created_from"),
                                   created_to=stored_time(created_to, "created_to")),
                        requester_scope(request))
-        items = services.repository.page(where, parse_cursor(cursor), limit + 1)
+        items = repository.page(where, parse_cursor(cursor), limit + 1)
         more = len(items) > limit
         items = items[:limit]
         return AssessmentPage(items=items, next_cursor=str(items[-1].seq) if more else None)
@@ -112,8 +113,9 @@ class AuditController(Controller):
          "validity window, and its links to the records before and after it. Verifying the whole log (and "
          "against a checkpoint) is `advisor verify`.",
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
-    def verification(self, record_id: PathText, services: ServicesDep) -> RecordVerification:
-        with services.engine.connect() as conn:
+    def verification(self, record_id: PathText, db_engine: NamedDependency[Engine],
+                     settings: NamedDependency[Settings]) -> RecordVerification:
+        with db_engine.connect() as conn:
             row = conn.execute(select(records).where(records.c.id == record_id)).first()
             if row is None:
                 raise NotFoundException(f"no assessment {record_id}")
@@ -123,7 +125,7 @@ class AuditController(Controller):
             head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
             keys = load_keys(jwks(conn))
         before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
-        result = verify_one(record_from_row(row), keys, services.settings.log_name,
+        result = verify_one(record_from_row(row), keys, settings.log_name,
                           predecessor_hash=None if before is None else str(before.hash),
                           successor_prev_hash=None if after is None else str(after.prev_hash),
                           successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
@@ -137,9 +139,10 @@ class AuditController(Controller):
          "that size was removed or changed, and `GET /audit/consistency` proves a later log extends it.",
          responses={503: READ_RESPONSES[503], **AUTH_RESPONSES}, operation_id="checkpoint", sync_to_thread=True,
          opt=allow(AUDIT))
-    def checkpoint(self, services: ServicesDep) -> Checkpoint:
+    def checkpoint(self, db_engine: NamedDependency[Engine], keyring: NamedDependency[KeyRing],
+                   settings: NamedDependency[Settings]) -> Checkpoint:
         try:
-            return current_checkpoint(services.engine, services.keyring, services.settings.log_name)
+            return current_checkpoint(db_engine, keyring, settings.log_name)
         except SigningUnavailable as exc:
             raise problem(503, "signing-unavailable", "Signing unavailable", str(exc),
                           headers={"Retry-After": "5"}) from None

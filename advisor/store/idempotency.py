@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from advisor.application.ports import Claimed, ClaimLost, ClaimResult, InFlight, Mismatch, Replay
 from advisor.store.tables import idempotency_keys
 from advisor.store.writer import DraftRejected, begin_locked
 
@@ -34,37 +34,10 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass(frozen=True)
-class Claimed:
-    owner: str
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A key already used: the record it created (its body is rebuilt from the stored record)."""
-
-    status: int
-    headers: dict[str, str]
-    record_id: str
-
-
 IN_FLIGHT_RETRY_AFTER = 1  # seconds
 
 
-@dataclass(frozen=True)
-class InFlight:
-    retry_after: int
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """The key was used with a different body."""
-
-
-ClaimResult = Claimed | Replay | InFlight | Mismatch
-
-
-class LeaseLost(DraftRejected):
+class LeaseLost(DraftRejected, ClaimLost):
     """The claim was taken over (its lease ran out) or released before the record committed."""
 
 

@@ -19,12 +19,13 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import update
 
-from advisor.api.deps import Services
+from advisor.app import Services
+from advisor.application.ports import Claimed
 from advisor.evaluators import EvaluatorPool
 from advisor.framing import frame
 from advisor.jsonlog import request_id_var
 from advisor.settings import Settings
-from advisor.store.idempotency import Claimed, IdempotencyStore, LeaseLost
+from advisor.store.idempotency import IdempotencyStore, LeaseLost
 from advisor.store.tables import idempotency_keys
 from advisor.store.writer import Completion, Draft
 from advisor.store.writer_process import WriterProcess

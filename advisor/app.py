@@ -8,7 +8,8 @@ started and stopped with the app's lifespan.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar, Router
@@ -50,7 +51,7 @@ from advisor.store.assessment_log import AssessmentLog
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.idempotency import IdempotencyStore
 from advisor.store.repository import Repository
-from advisor.store.writer import Appender, ChainWriter, begin_locked
+from advisor.store.writer import Appender, BatchAppend, ChainWriter, append_batch, begin_locked
 from advisor.store.writer_process import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
@@ -90,24 +91,34 @@ def _constant(value: Any) -> Any:
     return provide
 
 
-def build_services(settings: Settings, writer: Appender | None = None) -> Services:
-    """Everything, built once per worker process. ``writer`` replaces the chain writer (bench's unsigned
-    baseline passes its own): the seam for another append strategy, instead of patching this module."""
+@dataclass(frozen=True)
+class Strategies:
+    """The parts another build may swap (bench's unsigned baseline), passed in rather than patched in."""
+
+    append_batch: BatchAppend = append_batch  # how the writer thread links, signs and inserts a batch
+    writer_module: str = "advisor.store.writer_process"  # what a writer process runs (``python -m``)
+    repository: Callable[[Engine], Repository] = field(default=Repository)  # how records are read back
+
+
+def build_services(settings: Settings, strategies: Strategies = Strategies()) -> Services:
+    """Everything, built once per worker process."""
     engine = make_engine(settings)
     sqlite = is_sqlite(normalise_url(settings.database_url))
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
-    if writer is None and wants_writer_process(settings):
-        writer = WriterProcess(settings, sqlite)
-    elif writer is None:
-        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit)
+    writer: Appender
+    if wants_writer_process(settings):
+        writer = WriterProcess(settings, sqlite, child_module=strategies.writer_module)
+    else:
+        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit,
+                             append_batch=strategies.append_batch)
     advisor = build_advisor(settings)
     evaluator = make_evaluator(settings, advisor)
     idempotency = IdempotencyStore(engine, sqlite, settings.idempotency_ttl_hours,
                                    lease_seconds=settings.idempotency_lease_seconds)
     recorder = AssessmentRecorder(evaluator, AssessmentLog(writer, on_stored=assessment_stored), idempotency)
     return Services(settings=settings, advisor=advisor, evaluator=evaluator, engine=engine,
-                    repository=Repository(engine), writer=writer, keyring=keyring, clients=ClientStore(engine),
-                    idempotency=idempotency, record_assessment=recorder)
+                    repository=strategies.repository(engine), writer=writer, keyring=keyring,
+                    clients=ClientStore(engine), idempotency=idempotency, record_assessment=recorder)
 
 
 def ensure_signing_key(services: Services) -> None:
@@ -138,9 +149,9 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, strategies: Strategies = Strategies()) -> Litestar:
     settings = settings or Settings.from_env()
-    services = build_services(settings)
+    services = build_services(settings, strategies)
 
     async def on_startup() -> None:
         try:

@@ -36,6 +36,7 @@ from advisor.framing import frame, read_frame, restart_later, spawn_helper, spli
 from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.writer import (
     Appended,
+    BatchAppend,
     ChainWriter,
     CommitUnknown,
     Completion,
@@ -44,6 +45,9 @@ from advisor.store.writer import (
     RecordRefused,
     StoreUnavailable,
     commit_batch,
+)
+from advisor.store.writer import (
+    append_batch as signed_append_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -147,9 +151,8 @@ def wants_writer_process(settings: Settings) -> bool:
 class WriterProcess:
     """The server's side: ``append`` as ``ChainWriter.append``, served by a child process."""
 
-    child_module = "advisor.store.writer_process"  # what the child runs (``python -m``); benchmarks swap it
-
-    def __init__(self, settings: Settings, sqlite: bool) -> None:
+    def __init__(self, settings: Settings, sqlite: bool, child_module: str = "advisor.store.writer_process") -> None:
+        self.child_module = child_module  # what the child runs (``python -m``); a benchmark's baseline runs its own
         self.settings = settings
         self.sqlite = sqlite
         self.child: _Child | None = None
@@ -247,7 +250,8 @@ def serve(sock: socket.socket, writer: ChainWriter) -> None:
                                         for w, o in zip(batch, outcomes, strict=True))]))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, append_batch: BatchAppend | None = None) -> None:
+    """The writer process; ``append_batch`` replaces the signed append (a benchmark's unsigned baseline)."""
     parser = argparse.ArgumentParser(description="The chain writer process of the advisor's server (started by it).")
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args(argv)
@@ -268,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         engine = make_engine(settings)
         sqlite = is_sqlite(normalise_url(settings.database_url))
         writer = ChainWriter(engine, KeyRing(settings.keys_dir, settings.signing_key_file), settings.log_name,
-                             settings.max_batch, sqlite)
+                             settings.max_batch, sqlite, append_batch=append_batch or signed_append_batch)
         try:
             serve(sock, writer)
         finally:

@@ -8,6 +8,9 @@ started and stopped with the app's lifespan.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -16,13 +19,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, SecurityScheme
 from litestar.types import Middleware
+from sqlalchemy import Engine
 
 from advisor import __version__
 from advisor.api.access import BEARER_SCHEME, PUBLIC_OPT, ApiKeyAuthenticationMiddleware, rate_limit_config, role_guard
 from advisor.api.assess import AssessController
 from advisor.api.audit import AuditController
 from advisor.api.clients import ClientsController
-from advisor.api.deps import Services
 from advisor.api.meta import MetaController
 from advisor.api.metrics import MetricsController, prometheus_config
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
@@ -30,33 +33,87 @@ from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
 from advisor.api.strict_json import screen_request
+from advisor.application.evaluate import Advisor
+from advisor.application.record_assessment import AssessmentRecorder
 from advisor.auth.clients import ClientStore
 from advisor.domain.profile import Profile
 from advisor.logs import RequestContextMiddleware, stamp_response
-from advisor.metrics import observe_commit
+from advisor.metrics import assessment_stored, observe_commit
 from advisor.settings import Settings
+from advisor.store.assessment_log import AssessmentLog
 from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
+from advisor.store.idempotency import IdempotencyStore
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
-from advisor.store.writer import Appender, ChainWriter
-from advisor.workers.evaluators import build_advisor, make_evaluator
+from advisor.store.writer import Appender, BatchAppend, ChainWriter, append_batch
+from advisor.workers.evaluators import Evaluated, Evaluator, build_advisor, make_evaluator
 from advisor.workers.writer import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings) -> Services:
+@dataclass(frozen=True)
+class Services:
+    """What ``build_services`` wired for one worker process: the lifespan hooks start and stop it, the CLI
+    and tests reach it as ``app.state.services``. Controllers never see it: each gets the pieces it names."""
+
+    settings: Settings
+    advisor: Advisor
+    evaluator: Evaluator
+    engine: Engine  # SQLAlchemy's (``advisor.rule_engine`` is the rules')
+    repository: Repository
+    writer: Appender
+    keyring: KeyRing
+    clients: ClientStore
+    idempotency: IdempotencyStore
+    record_assessment: AssessmentRecorder[Evaluated]
+
+    def dependencies(self) -> dict[str, Provide]:
+        """One ``Provide`` per thing a controller may name (the parameter's name is the key)."""
+        provided: dict[str, Any] = {
+            "settings": self.settings, "advisor": self.advisor, "db_engine": self.engine,
+            "repository": self.repository, "keyring": self.keyring, "clients": self.clients,
+            "record_assessment": self.record_assessment,
+        }
+        return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
+                for name, value in provided.items()}
+
+
+def _constant(value: Any) -> Any:
+    def provide() -> Any:
+        return value
+
+    return provide
+
+
+@dataclass(frozen=True)
+class Strategies:
+    """The parts another build may swap (bench's unsigned baseline), passed in rather than patched in."""
+
+    append_batch: BatchAppend = append_batch  # how the writer thread links, signs and inserts a batch
+    writer_module: str = "advisor.workers.writer"  # what a writer process runs (``python -m``)
+    repository: Callable[[Engine], Repository] = field(default=Repository)  # how records are read back
+
+
+def build_services(settings: Settings, strategies: Strategies = Strategies()) -> Services:
+    """Everything, built once per worker process."""
     engine = make_engine(settings)
     sqlite = is_sqlite(normalise_url(settings.database_url))
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
     writer: Appender
     if wants_writer_process(settings):
-        writer = WriterProcess(settings, sqlite)
+        writer = WriterProcess(settings, sqlite, child_module=strategies.writer_module)
     else:
-        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit)
+        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit,
+                             append_batch=strategies.append_batch)
     advisor = build_advisor(settings)
-    return Services(settings=settings, advisor=advisor, evaluator=make_evaluator(settings, advisor), engine=engine,
-                    repository=Repository(engine), writer=writer, keyring=keyring)
+    evaluator = make_evaluator(settings, advisor)
+    idempotency = IdempotencyStore(engine, sqlite, settings.idempotency_ttl_hours,
+                                   lease_seconds=settings.idempotency_lease_seconds)
+    recorder = AssessmentRecorder(evaluator, AssessmentLog(writer, on_stored=assessment_stored), idempotency)
+    return Services(settings=settings, advisor=advisor, evaluator=evaluator, engine=engine,
+                    repository=strategies.repository(engine), writer=writer, keyring=keyring,
+                    clients=ClientStore(engine), idempotency=idempotency, record_assessment=recorder)
 
 
 def ensure_signing_key(services: Services) -> None:
@@ -84,9 +141,9 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, strategies: Strategies = Strategies()) -> Litestar:
     settings = settings or Settings.from_env()
-    services = build_services(settings)
+    services = build_services(settings, strategies)
 
     async def on_startup() -> None:
         try:
@@ -106,13 +163,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     "reviewer and auditor")
     # Outermost first: request id, then authentication (401), then the per-client rate limit (429).
     middleware: list[Middleware] = [RequestContextMiddleware, prometheus_config().middleware, DefineMiddleware(
-        ApiKeyAuthenticationMiddleware, store=ClientStore(services.engine), auth_required=settings.auth_required)]
+        ApiKeyAuthenticationMiddleware, store=services.clients, auth_required=settings.auth_required)]
     if settings.rate_limit_per_minute > 0:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
                         ProofController],
-        dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
+        dependencies=services.dependencies(),
         middleware=middleware,
         guards=[role_guard],
         before_request=screen_request,

@@ -68,8 +68,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.api.problems import split_path
+    from advisor.application.evaluate import ProfileError
     from advisor.domain.profile import Profile
-    from advisor.service import ProfileError
     from advisor.workers.evaluators import build_advisor
 
     try:

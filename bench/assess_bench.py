@@ -108,7 +108,7 @@ def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:
 
     from advisor.domain.profile import Profile
     from advisor.domain.rules import Rule, Rulebook
-    from advisor.engine import RuleEngine
+    from advisor.rules.engine import RuleEngine
     from advisor.settings import Settings
     from advisor.workers.evaluators import build_advisor
 
@@ -129,7 +129,7 @@ def rule_timings(profiles: list[dict[str, Any]]) -> tuple[float, float]:
                 samples.append((time.perf_counter_ns() - start) / 1000)
         return statistics.median(samples)
 
-    return median_us(advisor.engine), median_us(floor)  # type: ignore[arg-type]
+    return median_us(advisor.rule_engine), median_us(floor)  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import anyio.to_thread
 from litestar import Litestar
 from sqlalchemy import Connection, func, insert, select
 
-from advisor import app as advisor_app
-from advisor.api import assess
-from advisor.api.deps import Services
+from advisor.app import Strategies
+from advisor.app import create_app as create_signed_app
 from advisor.audit.formats import utc_now
 from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer
 from advisor.store.keyring import KeyRing
+from advisor.store.repository import Repository
 from advisor.store.tables import records
 from advisor.workers import writer as writer_process
 
@@ -55,24 +54,22 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
     return appended
 
 
-async def unsigned_served(services: Services, record_id: str, _minimal: bool) -> tuple[bytes, dict[str, str]]:
-    """The stored record read back as the real 201 reads it, without the integrity check or the receipt
+class UnsignedRepository(Repository):
+    """Reads a stored record back as the real 201 reads it, without the integrity check or the receipt
     (there is no tree, no checkpoint and no signature to put in one)."""
 
-    def read() -> bytes:
-        with services.engine.connect() as conn:
-            return str(conn.execute(select(records.c.payload).where(records.c.id == record_id)).scalar_one()).encode()
+    def get(self, record_id: str, requester: str | None = None) -> bytes | None:
+        with self.engine.connect() as conn:
+            payload = conn.execute(select(records.c.payload).where(records.c.id == record_id)).scalar_one_or_none()
+        return None if payload is None else str(payload).encode()
 
-    return await anyio.to_thread.run_sync(read), {}
+
+UNSIGNED = Strategies(append_batch=unsigned_batch, writer_module="bench.unsigned_app", repository=UnsignedRepository)
 
 
 def create_app() -> Litestar:
-    writer.append_batch = unsigned_batch  # type: ignore[assignment]  # ChainWriter looks it up per batch
-    assess.served = unsigned_served  # type: ignore[assignment]  # the handler looks it up per request
-    writer_process.WriterProcess.child_module = "bench.unsigned_app"  # a writer process appends unsigned too
-    return advisor_app.create_app()
+    return create_signed_app(strategies=UNSIGNED)
 
 
 if __name__ == "__main__":  # the writer process of the unsigned app
-    writer.append_batch = unsigned_batch  # type: ignore[assignment]
-    writer_process.main()
+    writer_process.main(append_batch=unsigned_batch)

@@ -23,8 +23,8 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from advisor.app import create_app, ensure_signing_key
+from advisor.application.evaluate import Advisor
 from advisor.auth.clients import ClientStore, Role
-from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.database import migrate, normalise_url
 from advisor.workers.evaluators import build_advisor

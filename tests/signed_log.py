@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from advisor.api.deps import Services
+from advisor.app import Services
 from advisor.audit.canonical import canonical_bytes
 from advisor.audit.checkpoint import sign_checkpoint
 from advisor.audit.jws import sign_detached

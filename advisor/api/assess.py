@@ -11,6 +11,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.enums import MediaType as ContentType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example, Operation, Reference, RequestBody
@@ -18,17 +19,24 @@ from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.params import HeaderParameter
 
 from advisor.api.access import ASSESS, READ_ASSESSMENTS, allow, principal_of
-from advisor.api.deps import Services, ServicesDep
-from advisor.api.idempotency import IdempotencyKey, assess_idempotently
+from advisor.api.idempotency import (
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    in_flight,
+    key_reused,
+    normalise_key,
+    raw_response,
+)
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
 from advisor.api.strict_json import BODY_OPT, PathText, exact_integers
+from advisor.application.record_assessment import AssessmentRecorder, KeyInFlight, KeyReused, RecordAssessment
 from advisor.audit.record import Assessment, Receipt
 from advisor.domain.profile import Profile
 from advisor.jsonlog import request_id_var
-from advisor.metrics import assessment_stored
+from advisor.settings import Settings
 from advisor.store.errors import StoreUnavailable
-from advisor.store.writer import Appended, Completion, Draft
+from advisor.store.repository import Repository
 
 log = logging.getLogger(__name__)
 _profile_decoder = msgspec.json.Decoder(Profile)
@@ -116,14 +124,18 @@ def wants_minimal(request: Request[Any, Any, Any]) -> bool:
     return False
 
 
-async def served(services: Services, record_id: str, minimal: bool) -> tuple[bytes, dict[str, str]]:
+async def served(repository: Repository, record_id: str, minimal: bool) -> tuple[bytes, dict[str, str]]:
     """A stored record's body as served (checked like every read), whole or minimal."""
-    body = await anyio.to_thread.run_sync(services.repository.get, record_id)
+    body = await anyio.to_thread.run_sync(repository.get, record_id)
     if body is None:  # pragma: no cover - the record committed before this is asked
         raise StoreUnavailable(f"record {record_id} is not readable yet")
     if not minimal:
         return body, {}
     return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
+
+
+Recorder = AssessmentRecorder[Any]
+"""The record-assessment use case as wired (its evaluation type is the adapters' business)."""
 
 
 class AssessController(Controller):
@@ -143,36 +155,33 @@ class AssessController(Controller):
         operation_class=AssessOperation,
         opt={**allow(ASSESS), BODY_OPT: Profile},
     )
-    async def assess(self, request: Request[Any, Any, Any], services: ServicesDep,
+    async def assess(self, request: Request[Any, Any, Any], record_assessment: NamedDependency[Recorder],
+                     repository: NamedDependency[Repository], settings: NamedDependency[Settings],
                      idempotency_key: IdempotencyKey = None,
                      prefer: PreferHeader = None) -> Response[Assessment | MinimalAssessment]:
         raw = await request.body()
         profile = decode_profile(request, raw)
-        if services.settings.log_bodies:  # off by default: profiles describe an organisation
+        if settings.log_bodies:  # off by default: profiles describe an organisation
             log.info("profile received", extra={"body": raw.decode("utf-8", "replace")})
-        requester = principal_of(request).client_id  # inside the signed record
-
-        async def append(record_id: str, completion: Completion | None = None) -> Appended:
-            evaluated = await services.evaluator.evaluate(profile)
-            appended = await services.writer.append(Draft(id=record_id, requester=requester,
-                                                          recommendation_raw=evaluated.raw, columns=evaluated.columns,
-                                                          completion=completion, request_id=request_id_var.get()))
-            assessment_stored(evaluated.columns.decision, appended.envelope.seq)
-            return appended
-
-        minimal = wants_minimal(request)  # ``prefer`` documents the header; every Prefer line is read
-
-        async def render(record_id: str) -> tuple[bytes, dict[str, str]]:
-            return await served(services, record_id, minimal)
-
-        if idempotency_key is not None:
-            return await assess_idempotently(services, requester, idempotency_key, raw, append, render)
+        key = None if idempotency_key is None else normalise_key(idempotency_key)
         record_id = str(uuid.uuid4())
-        await append(record_id)
-        body, headers = await render(record_id)
+        location = {"Location": f"/assessments/{record_id}"}
+        command = RecordAssessment(profile=profile, requester=principal_of(request).client_id,  # signed in
+                                   record_id=record_id, body=raw, idempotency_key=key, replay_headers=location,
+                                   request_id=request_id_var.get())
+        try:
+            recorded = await record_assessment(command)
+        except KeyReused:
+            raise key_reused() from None
+        except KeyInFlight as exc:
+            raise in_flight(exc.retry_after) from None
+        minimal = wants_minimal(request)  # ``prefer`` documents the header; every Prefer line is read
+        body, headers = await served(repository, recorded.record_id, minimal)
+        if recorded.replayed:
+            return raw_response(body, recorded.status, {**recorded.headers, **headers, REPLAYED_HEADER: "true"})
         # Bytes go out as they are; the annotation documents their schema.
         return Response(cast(Any, body), status_code=201, media_type=ContentType.JSON,
-                        headers={"Location": f"/assessments/{record_id}", **headers})
+                        headers={**location, **headers})
 
     @get("/assessments/{record_id:str}", summary="Read a stored assessment",
          responses={**PROBLEM_RESPONSES, 500: INTEGRITY_RESPONSES[500]},
@@ -180,9 +189,9 @@ class AssessController(Controller):
          "exist); reviewers and auditors read all.",
          operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
     def read(self, record_id: PathText, request: Request[Any, Any, Any],
-             services: ServicesDep) -> Response[Assessment]:
+             repository: NamedDependency[Repository]) -> Response[Assessment]:
         principal = principal_of(request)
-        found = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
+        found = repository.get(record_id, None if principal.reads_all else principal.client_id)
         if found is None:
             raise NotFoundException(f"no assessment {record_id}")
         return Response(cast(Any, found), media_type=ContentType.JSON)

@@ -6,12 +6,13 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromQuery, QueryParameter
+from sqlalchemy import Engine
 
 from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
-from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
@@ -20,8 +21,10 @@ from advisor.audit import formats
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.verify import RecordVerification
 from advisor.metrics import INTEGRITY_FAILURES
+from advisor.settings import Settings
 from advisor.store.errors import SigningUnavailable
-from advisor.store.repository import ListFilter, Summary
+from advisor.store.keyring import KeyRing
+from advisor.store.repository import ListFilter, Repository, Summary
 from advisor.store.tree import current_checkpoint
 from advisor.store.verification import verify_stored_record
 
@@ -82,7 +85,7 @@ class AuditController(Controller):
          responses=READ_RESPONSES, operation_id="listAssessments", sync_to_thread=True,
          opt=allow(READ_ASSESSMENTS))
     def list_assessments(
-        self, request: Request[Any, Any, Any], services: ServicesDep,
+        self, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
         organization: QueryText = None,
         decision: FromQuery[Literal["managed", "self_hosted", "hybrid"] | None] = None,
         strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
@@ -101,7 +104,7 @@ class AuditController(Controller):
                                   created_from=stored_time(created_from, "created_from"),
                                   created_to=stored_time(created_to, "created_to")),
                        requester_scope(request))
-        items = services.repository.page(where, parse_cursor(cursor), limit + 1)
+        items = repository.page(where, parse_cursor(cursor), limit + 1)
         more = len(items) > limit
         items = items[:limit]
         return AssessmentPage(items=items, next_cursor=str(items[-1].seq) if more else None)
@@ -111,8 +114,9 @@ class AuditController(Controller):
          "validity window, and its links to the records before and after it. Verifying the whole log (and "
          "against a checkpoint) is `advisor verify`.",
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
-    def verification(self, record_id: PathText, services: ServicesDep) -> RecordVerification:
-        result = verify_stored_record(services.engine, record_id, services.settings.log_name)
+    def verification(self, record_id: PathText, db_engine: NamedDependency[Engine],
+                     settings: NamedDependency[Settings]) -> RecordVerification:
+        result = verify_stored_record(db_engine, record_id, settings.log_name)
         if result is None:
             raise NotFoundException(f"no assessment {record_id}")
         for found in result.problems:
@@ -125,9 +129,10 @@ class AuditController(Controller):
          "that size was removed or changed, and `GET /audit/consistency` proves a later log extends it.",
          responses={503: READ_RESPONSES[503], **AUTH_RESPONSES}, operation_id="checkpoint", sync_to_thread=True,
          opt=allow(AUDIT))
-    def checkpoint(self, services: ServicesDep) -> Checkpoint:
+    def checkpoint(self, db_engine: NamedDependency[Engine], keyring: NamedDependency[KeyRing],
+                   settings: NamedDependency[Settings]) -> Checkpoint:
         try:
-            return current_checkpoint(services.engine, services.keyring, services.settings.log_name)
+            return current_checkpoint(db_engine, keyring, settings.log_name)
         except SigningUnavailable as exc:
             raise problem(503, "signing-unavailable", "Signing unavailable", str(exc),
                           headers={"Retry-After": "5"}) from None

@@ -11,12 +11,12 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from advisor.api.access import MANAGE_CLIENTS, allow
-from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, PROBLEM_RESPONSES, READ_RESPONSES
 from advisor.api.problems import Problem, problem
 from advisor.api.strict_json import PathText
@@ -74,8 +74,9 @@ class ClientsController(Controller):
           operation_id="createClient", responses=_WRITE_RESPONSES,
           response_headers=[ResponseHeader(name="Location", description="URL of the client", value="/clients/{id}",
                                            documentation_only=True)])
-    async def create(self, data: JSONBody[NewClient], services: ServicesDep) -> Response[CreatedClient]:
-        client, key = await anyio.to_thread.run_sync(ClientStore(services.engine).create, data.name, data.role)
+    async def create(self, data: JSONBody[NewClient],
+                     clients: NamedDependency[ClientStore]) -> Response[CreatedClient]:
+        client, key = await anyio.to_thread.run_sync(clients.create, data.name, data.role)
         base = view(client)
         created = CreatedClient(**{f: getattr(base, f) for f in base.__struct_fields__}, key=key)
         return Response(created, status_code=201, headers={"Location": f"/clients/{client.id}",
@@ -83,13 +84,13 @@ class ClientsController(Controller):
 
     @get("/", summary="Every client (never a key)", operation_id="listClients", responses=AUTH_RESPONSES,
          sync_to_thread=True)
-    def list_clients(self, services: ServicesDep) -> list[ClientView]:
-        return [view(c) for c in ClientStore(services.engine).all()]
+    def list_clients(self, clients: NamedDependency[ClientStore]) -> list[ClientView]:
+        return [view(c) for c in clients.all()]
 
     @get("/{client_id:str}", summary="One client", operation_id="getClient", responses=READ_RESPONSES,
          sync_to_thread=True)
-    def get_client(self, client_id: PathText, services: ServicesDep) -> ClientView:
-        client = ClientStore(services.engine).get(client_id)
+    def get_client(self, client_id: PathText, clients: NamedDependency[ClientStore]) -> ClientView:
+        client = clients.get(client_id)
         if client is None:
             raise NotFoundException(f"no client {client_id}")
         return view(client)
@@ -99,9 +100,9 @@ class ClientsController(Controller):
               **READ_RESPONSES, 409: ResponseSpec(data_container=Problem, media_type="application/problem+json",
                                                   description="The client is the last active admin",
                                                   generate_examples=False)})
-    def revoke(self, client_id: PathText, services: ServicesDep) -> ClientView:
+    def revoke(self, client_id: PathText, clients: NamedDependency[ClientStore]) -> ClientView:
         try:
-            client = ClientStore(services.engine).revoke(client_id)
+            client = clients.revoke(client_id)
         except LastAdmin as exc:
             raise problem(409, "last-admin", "Last admin", str(exc)) from None
         if client is None:

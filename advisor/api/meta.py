@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from advisor.api.access import ANY_ROLE, PUBLIC_SECURITY, allow
-from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.strict_json import PathText
+from advisor.application.evaluate import Advisor
 from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
 from advisor.domain.regions import Region
@@ -82,12 +83,12 @@ class MetaController(Controller):
 
     @get("/ready", summary="Readiness: database reachable and schema at head", exclude_from_auth=True,
          security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="ready")
-    def ready(self, services: ServicesDep) -> Response[Readiness]:
+    def ready(self, db_engine: NamedDependency[Engine]) -> Response[Readiness]:
         head = head_revision()
         try:
-            with services.engine.connect() as conn:
+            with db_engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-            revision = current_revision(services.engine)
+            revision = current_revision(db_engine)
         except Exception:
             return Response(Readiness(status="unavailable", database="unreachable", schema_revision=None,
                                       schema_head=head), status_code=503, headers={"Retry-After": "5"})
@@ -98,34 +99,33 @@ class MetaController(Controller):
 
     @get("/rules", summary="Every rule: id, title, source, condition, effect", tags=["reference"],
          operation_id="listRules", opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
-    async def rules(self, services: ServicesDep) -> RulesDocument:
-        book = services.advisor.rulebook
+    async def rules(self, advisor: NamedDependency[Advisor]) -> RulesDocument:
+        book = advisor.rulebook
         return RulesDocument(digest=book.digest, rules=book.rules,
                              fact_fields={k: v.__name__ for k, v in FACT_FIELDS.items()})
 
     @get("/catalogs", summary="The pricing catalogs", tags=["reference"], operation_id="listCatalogs",
          opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
-    async def catalogs(self, services: ServicesDep) -> list[CatalogSummary]:
-        adv = services.advisor
+    async def catalogs(self, advisor: NamedDependency[Advisor]) -> list[CatalogSummary]:
         return [CatalogSummary(id=c.id, title=c.data.catalog.title, as_of=c.data.catalog.as_of,
-                               preset=c.data.catalog.preset, digest=c.digest, default=c.id == adv.default_catalog)
-                for c in adv.catalogs.values()]
+                               preset=c.data.catalog.preset, digest=c.digest, default=c.id == advisor.default_catalog)
+                for c in advisor.catalogs.values()]
 
     @get("/catalogs/{catalog_id:str}", summary="One pricing catalog with every source", tags=["reference"],
          responses=READ_RESPONSES, operation_id="getCatalog", opt=allow(ANY_ROLE))
-    async def catalog(self, catalog_id: PathText, services: ServicesDep) -> CatalogDocument:
-        loaded = services.advisor.catalogs.get(catalog_id)
+    async def catalog(self, catalog_id: PathText, advisor: NamedDependency[Advisor]) -> CatalogDocument:
+        loaded = advisor.catalogs.get(catalog_id)
         if loaded is None:
             raise NotFoundException(f"no catalog {catalog_id}")
         return CatalogDocument(digest=loaded.digest, catalog=loaded.data)
 
     @get("/regions", summary="Region codes for data residency: countries inside blocs", tags=["reference"],
          operation_id="listRegions", opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
-    async def regions(self, services: ServicesDep) -> RegionsDocument:
-        return RegionsDocument(regions=services.advisor.regions.regions)
+    async def regions(self, advisor: NamedDependency[Advisor]) -> RegionsDocument:
+        return RegionsDocument(regions=advisor.regions.regions)
 
     @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
          exclude_from_auth=True, security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="jwks")
-    def jwks(self, services: ServicesDep) -> dict[str, Any]:
-        with services.engine.connect() as conn:
+    def jwks(self, db_engine: NamedDependency[Engine]) -> dict[str, Any]:
+        with db_engine.connect() as conn:
             return jwks(conn)

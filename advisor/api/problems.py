@@ -22,9 +22,9 @@ from litestar.plugins.problem_details import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from advisor.application.evaluate import ProfileError
 from advisor.jsonlog import error_fields
 from advisor.metrics import INTEGRITY_FAILURES
-from advisor.service import ProfileError
 from advisor.store.errors import CommitUnknown, RecordIntegrityError, RecordRefused, StoreUnavailable
 from advisor.workers.evaluators import EvaluatorUnavailable
 

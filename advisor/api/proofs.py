@@ -12,18 +12,22 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 from msgspec import Meta
+from sqlalchemy import Engine
 
 from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
-from advisor.api.deps import ServicesDep
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.strict_json import PathText
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.merkle import ProofError
+from advisor.settings import Settings
 from advisor.store.errors import SigningUnavailable, TreeIncomplete
+from advisor.store.keyring import KeyRing
+from advisor.store.repository import Repository
 from advisor.store.tree import checkpoint_of, prove_consistency, prove_inclusion, tree_size
 
 MAX_SIZE = 2**53 - 1  # far beyond any log; exact in a JSON number (the document's bounds are read as floats)
@@ -79,13 +83,15 @@ class ProofController(Controller):
          "bytes are checked against its leaf first: a record that fails is a `record-integrity` problem.",
          responses=INTEGRITY_RESPONSES, operation_id="proveInclusion", sync_to_thread=True,
          opt=allow(READ_ASSESSMENTS))
-    def inclusion(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep,
+    def inclusion(self, record_id: PathText, request: Request[Any, Any, Any], db_engine: NamedDependency[Engine],
+                  repository: NamedDependency[Repository], keyring: NamedDependency[KeyRing],
+                  settings: NamedDependency[Settings],
                   tree_size_: Annotated[int | None, QueryParameter(name="tree_size", ge=1, le=MAX_SIZE)] = None,
                   ) -> InclusionProof:
         principal = principal_of(request)
         try:
-            with services.engine.connect() as conn:
-                leaf = services.repository.leaf(conn, record_id, None if principal.reads_all else principal.client_id)
+            with db_engine.connect() as conn:
+                leaf = repository.leaf(conn, record_id, None if principal.reads_all else principal.client_id)
                 if leaf is None:
                     raise NotFoundException(f"no assessment {record_id}")
                 size = _within(tree_size(conn), tree_size_)
@@ -93,7 +99,7 @@ class ProofController(Controller):
                     path = prove_inclusion(conn, leaf.seq - 1, size)
                 except ProofError as exc:
                     raise invalid_field(f"no inclusion proof: {exc}", "tree_size") from None
-                checkpoint = checkpoint_of(conn, size, services.keyring, services.settings.log_name)
+                checkpoint = checkpoint_of(conn, size, keyring, settings.log_name)
         except (SigningUnavailable, TreeIncomplete) as exc:
             raise _unavailable(exc) from None
         return InclusionProof(id=record_id, seq=leaf.seq, leaf_index=leaf.seq - 1, tree_size=size,
@@ -105,12 +111,13 @@ class ProofController(Controller):
          "(default: the whole log now), with the signed checkpoint at `to`. With a checkpoint kept from earlier "
          "at `from`, it shows no record up to `from` was changed or removed, without reading any record.",
          responses=READ_RESPONSES, operation_id="proveConsistency", sync_to_thread=True, opt=allow(AUDIT))
-    def consistency(self, services: ServicesDep,
+    def consistency(self, db_engine: NamedDependency[Engine], keyring: NamedDependency[KeyRing],
+                    settings: NamedDependency[Settings],
                     first: Annotated[int, QueryParameter(name="from", ge=1, le=MAX_SIZE)],
                     second: Annotated[int | None, QueryParameter(name="to", ge=1, le=MAX_SIZE)] = None,
                     ) -> ConsistencyProof:
         try:
-            with services.engine.connect() as conn:
+            with db_engine.connect() as conn:
                 size = _within(tree_size(conn), second)
                 if first > size:
                     if second is None:
@@ -120,7 +127,7 @@ class ProofController(Controller):
                     path = prove_consistency(conn, first, size)
                 except ProofError as exc:
                     raise invalid_field(f"no consistency proof: {exc}", "to") from None
-                checkpoint = checkpoint_of(conn, size, services.keyring, services.settings.log_name)
+                checkpoint = checkpoint_of(conn, size, keyring, settings.log_name)
         except (SigningUnavailable, TreeIncomplete) as exc:
             raise _unavailable(exc) from None
         return ConsistencyProof(first=first, second=size, consistency_path=[b64(h) for h in path],

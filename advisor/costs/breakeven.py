@@ -43,7 +43,7 @@ def _marginal(run: PricingRun, option: OptionName) -> Decimal | None:
     a, b = run.cost(option, hi), run.cost(option, lo)
     if a is None or b is None:
         return None
-    return (a - b) / ((hi - lo) * run.a.catalog.catalog.days_per_month / MILLION)
+    return (a - b) / ((hi - lo) * run.assumptions.catalog.catalog.days_per_month / MILLION)
 
 
 def _last_cheaper(run: PricingRun) -> Decimal | None:
@@ -111,8 +111,9 @@ def _relevant(run: PricingRun, assumption_id: str) -> bool:
 
 def _band(run: PricingRun, favour: bool) -> dict[str, Decimal]:
     chosen: dict[str, Decimal] = {}
-    for entry in run.a.catalog.assumptions:
-        if entry.low is None or entry.high is None or run.a.overridden(entry.id) or not _relevant(run, entry.id):
+    for entry in run.assumptions.catalog.assumptions:
+        if (entry.low is None or entry.high is None or run.assumptions.overridden(entry.id)
+                or not _relevant(run, entry.id)):
             continue
         high = entry.id in _HIGH_FAVOURS_SELF_HOSTING
         chosen[entry.id] = entry.high if high == favour else entry.low

@@ -66,26 +66,26 @@ class Fleet(msgspec.Struct, frozen=True, kw_only=True):
 class Sizer:
     """The run-level sizing rules, shared by every plan of a pricing run."""
 
-    def __init__(self, profile: Profile, a: Resolved, regions: RegionTable, gpu_factor: Decimal) -> None:
-        self.profile, self.a, self.regions, self.gpu_factor = profile, a, regions, gpu_factor
+    def __init__(self, profile: Profile, assumptions: Resolved, regions: RegionTable, gpu_factor: Decimal) -> None:
+        self.profile, self.assumptions, self.regions, self.gpu_factor = profile, assumptions, regions, gpu_factor
         w = profile.workload
         self.peak_ratio = Decimal(repr(w.peak_to_average))
         self.output_share = Decimal(repr(w.output_share))
-        self.util = a.value("utilisation_target")
-        self.spare = int(a.value("redundancy_spare_replicas")) if w.availability == "24x7" else 0
+        self.util = assumptions.value("utilisation_target")
+        self.spare = int(assumptions.value("redundancy_spare_replicas")) if w.availability == "24x7" else 0
         self.owned_only = owns_hardware(profile)
         self.autoscaling = profile.assumptions.autoscaling and not self.owned_only
-        self.headroom = a.value("autoscale_headroom")
-        self.hours = a.catalog.catalog.hours_per_month
+        self.headroom = assumptions.value("autoscale_headroom")
+        self.hours = assumptions.catalog.catalog.hours_per_month
         self.provisioning = provisioning(profile)
-        self._rows = {(r.provider, r.sku, r.cloud_region, r.pricing) for r in a.catalog.gpu_instances}
+        self._rows = {(r.provider, r.sku, r.cloud_region, r.pricing) for r in assumptions.catalog.gpu_instances}
         self._row_prices: dict[str, tuple[Decimal, str, tuple[SourceRef, ...]] | None] = {}
 
     # ------------------------------------------------------------------ plans
     def plans(self, capability: Capability) -> list[Plan]:
         """Cheapest plan per (deployment, unit size, owned or cloud) that fits and may run here."""
         best: dict[tuple[str, Decimal, bool], Plan] = {}
-        for d in self.a.catalog.deployments:
+        for d in self.assumptions.catalog.deployments:
             if capability not in d.capabilities:
                 continue
             cap = capacity(d, self.output_share, self.profile.workload.latency_p95_ms)
@@ -98,18 +98,18 @@ class Sizer:
         return list(best.values())
 
     def _fits(self, d: Deployment, gpu_mem_gb: Decimal) -> bool:
-        return d.weights_gb <= d.gpus * gpu_mem_gb * self.a.value("gpu_memory_usable_share")
+        return d.weights_gb <= d.gpus * gpu_mem_gb * self.assumptions.value("gpu_memory_usable_share")
 
     def _units_for(self, d: Deployment, cap: Capacity) -> Iterator[Plan]:
         on_prem_allowed = self.owned_only or self.profile.infrastructure.gpu_procurement == "on_prem"
         if on_prem_allowed:
-            for server in self.a.catalog.on_prem_servers:
+            for server in self.assumptions.catalog.on_prem_servers:
                 if server.gpu == d.gpu and _pack(d, server.gpus) and self._fits(d, server.gpu_mem_gb):
                     yield self._owned(d, cap, server)
         if self.owned_only:
             return
         jurisdictions = self.profile.compliance.data_residency
-        for row in self.a.catalog.gpu_instances:
+        for row in self.assumptions.catalog.gpu_instances:
             if row.gpu != d.gpu or not _pack(d, row.gpus) or not self._fits(d, row.gpu_mem_gb):
                 continue
             if jurisdictions and not self.regions.allowed(row.region, jurisdictions):
@@ -132,7 +132,7 @@ class Sizer:
     def _row_price(self, row: GpuInstance) -> tuple[Decimal, str, tuple[SourceRef, ...]] | None:
         """A row's monthly price at the chosen provisioning model, once per run (rows serve many deployments)."""
         wanted = self.provisioning
-        ref = self.a.entry_ref("gpu_instances", row.id, row.as_of, row.unsourced)
+        ref = self.assumptions.entry_ref("gpu_instances", row.id, row.as_of, row.unsourced)
         if row.pricing == wanted:
             monthly = row.hourly_usd * self.hours
             basis = f"{row.sku} in {row.cloud_region} at {rate(row.hourly_usd)}/h {wanted} x {num(self.hours)} h"
@@ -140,11 +140,11 @@ class Sizer:
         elif row.pricing == "on_demand" and wanted in _DISCOUNT and not self._has_row(row, wanted):
             if wanted == "spot" and row.provider not in _SELLS_SPOT:
                 return None
-            discount = self.a.value(_DISCOUNT[wanted])
+            discount = self.assumptions.value(_DISCOUNT[wanted])
             monthly = row.hourly_usd * (1 - discount) * self.hours
             basis = (f"{row.sku} in {row.cloud_region} at {rate(row.hourly_usd)}/h on-demand x (1 - "
                      f"{num(discount * 100)}% {wanted} discount) x {num(self.hours)} h")
-            refs = (ref, self.a.ref(_DISCOUNT[wanted]))
+            refs = (ref, self.assumptions.ref(_DISCOUNT[wanted]))
         else:
             return None
         return monthly, basis, refs
@@ -153,7 +153,7 @@ class Sizer:
         return (row.provider, row.sku, row.cloud_region, pricing) in self._rows
 
     def _owned(self, d: Deployment, cap: Capacity, server: OnPremServer) -> Plan:
-        a = self.a
+        a = self.assumptions
         months = a.value("onprem_amortisation_months")
         pue, kwh = a.value("onprem_pue"), a.value("onprem_electricity_usd_per_kwh")
         colo, support = a.value("onprem_colocation_usd_per_kw_month"), a.value("onprem_support_share_per_year")
@@ -243,22 +243,22 @@ class Sizer:
         basis = (f"{what}{num(fleet.units)} x {plan.unit_name} ({where}) x {usd(unit_cost)}/month{factor}"
                  f" [{plan.unit_basis}]; {d.model} {d.precision} on {d.gpus} x {d.gpu} per replica; {sizing};"
                  f" capacity {plan.capacity.basis}")
-        inputs = (self.a.entry_ref("deployments", d.id, d.as_of, d.unsourced), *plan.refs[1:],
-                  self.a.ref("utilisation_target"), self.a.ref("gpu_memory_usable_share"))
+        inputs = (self.assumptions.entry_ref("deployments", d.id, d.as_of, d.unsourced), *plan.refs[1:],
+                  self.assumptions.ref("utilisation_target"), self.assumptions.ref("gpu_memory_usable_share"))
         if fleet.spare:
-            inputs += (self.a.ref("redundancy_spare_replicas"),)
+            inputs += (self.assumptions.ref("redundancy_spare_replicas"),)
         if self.autoscaling and not plan.owned:
-            inputs += (self.a.ref("autoscale_headroom"),)
+            inputs += (self.assumptions.ref("autoscale_headroom"),)
         return LineItem(category=category, monthly_usd=monthly, basis=basis, source=plan.refs[0], inputs=inputs)
 
     def fte(self, nodes: int, base_item: str) -> Decimal:
-        needed = self.a.value(base_item) + self.a.value("fte_per_node") * nodes
+        needed = self.assumptions.value(base_item) + self.assumptions.value("fte_per_node") * nodes
         if self.profile.workload.availability == "24x7":
-            needed = max(needed, self.a.value("oncall_min_fte"))
+            needed = max(needed, self.assumptions.value("oncall_min_fte"))
         return needed
 
     def staffing_line(self, nodes: int, base_item: str) -> LineItem:
-        a = self.a
+        a = self.assumptions
         fte = self.fte(nodes, base_item)
         annual, loaded = a.value("engineer_annual_usd"), a.value("loaded_cost_multiplier")
         on_staff = Decimal(self.profile.team.ml_infra_engineers)
@@ -280,12 +280,13 @@ class Sizer:
                         source=a.ref(base_item), inputs=refs)
 
     def ops_line(self, nodes: int) -> LineItem:
-        base, per_node = self.a.value("ops_overhead_monthly_usd"), self.a.value("ops_overhead_per_node_monthly_usd")
+        base = self.assumptions.value("ops_overhead_monthly_usd")
+        per_node = self.assumptions.value("ops_overhead_per_node_monthly_usd")
         return LineItem(
             category="ops_overhead",
             monthly_usd=cents(base + per_node * nodes),
             basis=f"{usd(base)}/month + {usd(per_node)}/node-month x {nodes} node(s): monitoring, storage, "
                   "image scanning and patch tooling",
-            source=self.a.ref("ops_overhead_monthly_usd"),
-            inputs=(self.a.ref("ops_overhead_per_node_monthly_usd"),),
+            source=self.assumptions.ref("ops_overhead_monthly_usd"),
+            inputs=(self.assumptions.ref("ops_overhead_per_node_monthly_usd"),),
         )

@@ -33,13 +33,13 @@ class Choice(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ManagedPricer:
-    def __init__(self, profile: Profile, a: Resolved, regions: RegionTable, price_factor: Decimal) -> None:
-        self.profile, self.a, self.regions, self.factor = profile, a, regions, price_factor
+    def __init__(self, profile: Profile, assumptions: Resolved, regions: RegionTable, price_factor: Decimal) -> None:
+        self.profile, self.assumptions, self.regions, self.factor = profile, assumptions, regions, price_factor
         w = profile.workload
         self.out = Decimal(repr(w.output_share))
         self.cached = Decimal(repr(w.cached_input_share))
         self.batch = Decimal(repr(w.batch_share))
-        self.days = a.catalog.catalog.days_per_month
+        self.days = assumptions.catalog.catalog.days_per_month
         self._blended: dict[str, Decimal] = {}
 
     # ------------------------------------------------------------------ who may serve
@@ -48,7 +48,7 @@ class ManagedPricer:
         wanted = self.profile.compliance.data_residency
         # Sovereign government clouds sell only to government bodies.
         government = "government" in self.profile.compliance.regimes
-        return [o for o in self.a.catalog.managed_offerings
+        return [o for o in self.assumptions.catalog.managed_offerings
                 if o.capability == capability and (government or o.deployment != "government")
                 and (not wanted or (o.regions and self.regions.serves(o.regions, wanted)))]
 
@@ -59,11 +59,12 @@ class ManagedPricer:
     def candidates(self, capability: Capability) -> list[ManagedOffering]:
         found = self.placed(capability)
         if self.needs_baa():
-            found = [o for o in found if self.a.catalog.platform(o.platform).baa == "yes"]
+            found = [o for o in found if self.assumptions.catalog.platform(o.platform).baa == "yes"]
         return sorted(found, key=lambda o: (self.blended(o), o.id))
 
     def baa_platforms(self, capability: Capability) -> list[str]:
-        return sorted({o.platform for o in self.placed(capability) if self.a.catalog.platform(o.platform).baa == "yes"})
+        catalog = self.assumptions.catalog
+        return sorted({o.platform for o in self.placed(capability) if catalog.platform(o.platform).baa == "yes"})
 
     def choose(self, capability: Capability, *, comparator: bool = True) -> Choice:
         """The offering to price (cheapest first), with up to two other models of the tier."""
@@ -103,7 +104,7 @@ class ManagedPricer:
 
     def _why_none(self, capability: Capability) -> str:
         regions = ", ".join(self.profile.compliance.data_residency)
-        cat = self.a.catalog.catalog.id
+        cat = self.assumptions.catalog.catalog.id
         if not self.placed(capability):
             return f"catalog {cat} lists no {capability} managed offering processed in {regions}"
         return (f"catalog {cat} lists no {capability} managed offering{' in ' + regions if regions else ''} whose"
@@ -147,4 +148,5 @@ class ManagedPricer:
         inputs: tuple[SourceRef, ...] = (SourceRef(entry="profile.workload.output_share", as_of="request",
                                                    assumption=True),)
         return LineItem(category="managed_tokens", monthly_usd=cents(self.monthly(o, daily_tokens)), basis=basis,
-                        source=self.a.entry_ref("managed_offerings", o.id, o.as_of, o.unsourced), inputs=inputs)
+                        source=self.assumptions.entry_ref("managed_offerings", o.id, o.as_of, o.unsourced),
+                        inputs=inputs)

@@ -88,7 +88,7 @@ class PricingRun:
                  items: Mapping[OptionName, RuleItems] | None = None,
                  excluded_variants: Sequence[HybridVariant] = (),
                  managed_factor: Decimal = Decimal(1), gpu_factor: Decimal = Decimal(1)) -> None:
-        self.profile, self.a, self.regions = profile, assumptions, regions
+        self.profile, self.assumptions, self.regions = profile, assumptions, regions
         self.items = dict(items or {})
         self.excluded_variants = frozenset(excluded_variants)
         self.managed = ManagedPricer(profile, assumptions, regions, managed_factor)
@@ -131,7 +131,7 @@ class PricingRun:
         never the cheapest at any volume of a fixed sample are dropped, so searches stay fast. The
         sample does not depend on the profile's volume, so neither do the cost curves.
         """
-        a, w, sizer = self.a, self.profile.workload, self.sizer
+        a, w, sizer = self.assumptions, self.profile.workload, self.sizer
         key = (a.loaded.digest, capability, base_item, w.output_share, w.latency_p95_ms, w.peak_to_average,
                w.availability, self.profile.compliance.data_residency, sizer.owned_only,
                self.profile.infrastructure.gpu_procurement, sizer.provisioning, sizer.autoscaling,
@@ -152,7 +152,7 @@ class PricingRun:
         """The plans that are cheapest at some volume of a fixed sample (a quick float estimate)."""
         if len(plans) <= 3:
             return plans
-        a, sizer = self.a, self.sizer
+        a, sizer = self.assumptions, self.sizer
         salary = float(a.value("engineer_annual_usd") * a.value("loaded_cost_multiplier") / 12)
         base, per_node = float(a.value(base_item)), float(a.value("fte_per_node"))
         floor = float(a.value("oncall_min_fte")) if self.profile.workload.availability == "24x7" else 0.0
@@ -184,12 +184,12 @@ class PricingRun:
         if band is None:
             run = self.with_rules(self.items, tuple(self.excluded_variants))
             if managed_factor is not None:
-                run.managed = ManagedPricer(self.profile, self.a, self.regions, managed_factor)
+                run.managed = ManagedPricer(self.profile, self.assumptions, self.regions, managed_factor)
             if gpu_factor is not None:
                 run.sizer = copy.copy(self.sizer)
                 run.sizer.gpu_factor = gpu_factor
             return run
-        return PricingRun(self.profile, self.a.with_band(band), self.regions,
+        return PricingRun(self.profile, self.assumptions.with_band(band), self.regions,
                           self.items, tuple(self.excluded_variants),
                           self.managed.factor if managed_factor is None else managed_factor,
                           self.sizer.gpu_factor if gpu_factor is None else gpu_factor)
@@ -214,9 +214,10 @@ class PricingRun:
             total = Decimal(0)
             for item in costs:
                 if item in PER_NODE_ITEMS:
-                    total += cents(self.a.value(item) + self.a.value("ops_overhead_per_node_monthly_usd") * nodes)
+                    overhead = self.assumptions.value("ops_overhead_per_node_monthly_usd")
+                    total += cents(self.assumptions.value(item) + overhead * nodes)
                 else:
-                    total += cents(self.a.value(item))
+                    total += cents(self.assumptions.value(item))
             self._memo[key] = total
         assert isinstance(total, Decimal)
         return total
@@ -227,9 +228,9 @@ class PricingRun:
             if item in PER_NODE_ITEMS:
                 lines.append(self.sizer.ops_line(nodes))
             else:
-                value, entry = self.a.value(item), self.a.entry(item)
+                value, entry = self.assumptions.value(item), self.assumptions.entry(item)
                 lines.append(LineItem(category=item.removesuffix("_monthly_usd"), monthly_usd=cents(value),
-                                      basis=f"{entry.title}: {usd(value)}/month", source=self.a.ref(item)))
+                                      basis=f"{entry.title}: {usd(value)}/month", source=self.assumptions.ref(item)))
         return lines
 
     def _staff_amount(self, nodes: int, base_item: str) -> Decimal:
@@ -239,7 +240,9 @@ class PricingRun:
             fte = self.sizer.fte(nodes, base_item)
             if self.profile.assumptions.staffing == "incremental":
                 fte = max(Decimal(0), fte - self.profile.team.ml_infra_engineers)
-            amount = cents(fte * self.a.value("engineer_annual_usd") * self.a.value("loaded_cost_multiplier") / 12)
+            engineer = self.assumptions.value("engineer_annual_usd")
+            loaded = self.assumptions.value("loaded_cost_multiplier")
+            amount = cents(fte * engineer * loaded / 12)
             self._memo[key] = amount
         assert isinstance(amount, Decimal)
         return amount
@@ -279,7 +282,7 @@ class PricingRun:
 
     def baa_vendors(self) -> list[str]:
         """Platforms in the catalog that sign a BAA for this tier where the data may go."""
-        return [self.a.catalog.platform(p).name for p in self.managed.baa_platforms(self.capability)]
+        return [self.assumptions.catalog.platform(p).name for p in self.managed.baa_platforms(self.capability)]
 
     def hybrid_variants(self) -> tuple[HybridVariant, ...]:
         return tuple(v for v in ("self_hosted_small", "managed_small") if v not in self.excluded_variants)
@@ -325,8 +328,8 @@ class PricingRun:
         return self._price_hybrid(volume)
 
     def _weeks(self, items: Sequence[str]) -> tuple[int, str]:
-        lead = {i: self.a.value(i) for i in items if i in LEAD_WEEKS}
-        build = {i: self.a.value(i) for i in items if i not in LEAD_WEEKS}
+        lead = {i: self.assumptions.value(i) for i in items if i in LEAD_WEEKS}
+        build = {i: self.assumptions.value(i) for i in items if i not in LEAD_WEEKS}
         total = (max(lead.values()) if lead else Decimal(0)) + sum(build.values(), Decimal(0))
         parts = []
         if lead:
@@ -383,7 +386,8 @@ class PricingRun:
         regions = ", ".join(self.profile.compliance.data_residency)
         where = f" in {regions}" if regions else ""
         mode = "as owned hardware" if self.sizer.owned_only else f"at {self.sizer.provisioning} pricing{where}"
-        return f"catalog {self.a.catalog.catalog.id} has no {what} deployment that fits and can be placed {mode}"
+        catalog_id = self.assumptions.catalog.catalog.id
+        return f"catalog {catalog_id} has no {what} deployment that fits and can be placed {mode}"
 
     def _price_self_hosted(self, volume: Decimal) -> OptionPrice:
         items = self._items("self_hosted", True)

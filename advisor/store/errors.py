@@ -7,6 +7,8 @@ an error without importing (or cycling through) the machinery behind it.
 
 from __future__ import annotations
 
+from advisor.application.ports import ClaimLost
+
 
 class StoreUnavailable(RuntimeError):
     """The database could not take the append; nothing was stored for this request."""
@@ -27,7 +29,7 @@ class CommitUnknown(StoreUnavailable):
     """
 
 
-class LeaseLost(DraftRejected):
+class LeaseLost(DraftRejected, ClaimLost):
     """The claim was taken over (its lease ran out) or released before the record committed."""
 
 

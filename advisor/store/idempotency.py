@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from advisor.application.ports import Claimed, ClaimResult, InFlight, Mismatch, Replay
 from advisor.audit.formats import stored_time
 from advisor.store.database import begin_locked
 from advisor.store.errors import LeaseLost
@@ -32,34 +32,11 @@ PENDING = "pending"
 COMPLETE = "complete"
 
 
-@dataclass(frozen=True)
-class Claimed:
-    owner: str
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A key already used: the record it created (its body is rebuilt from the stored record)."""
-
-    status: int
-    headers: dict[str, str]
-    record_id: str
 
 
 IN_FLIGHT_RETRY_AFTER = 1  # seconds
 
 
-@dataclass(frozen=True)
-class InFlight:
-    retry_after: int
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """The key was used with a different body."""
-
-
-ClaimResult = Claimed | Replay | InFlight | Mismatch
 
 
 def _where(client_id: str, key: str) -> ColumnElement[bool]:

@@ -129,6 +129,8 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
 
 
 _Item = tuple[Draft, asyncio.Future[Appended], asyncio.AbstractEventLoop]
+BatchAppend = Callable[[Connection, KeyRing, str, Sequence[Draft], bool], list[Appended]]
+"""``append_batch``'s shape: a benchmark's baseline hands ``ChainWriter`` another one (unsigned)."""
 
 
 class Appender(Protocol):
@@ -145,8 +147,10 @@ class Appender(Protocol):
 
 class ChainWriter:
     def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool,
-                 on_commit: Callable[[int, float], None] | None = None) -> None:
+                 on_commit: Callable[[int, float], None] | None = None,
+                 append_batch: BatchAppend = append_batch) -> None:
         self.engine = engine
+        self.append_batch = append_batch
         self.on_commit = on_commit  # (records, seconds) after each committed batch: metrics
         self.keyring = keyring
         self.log_name = log_name
@@ -179,7 +183,7 @@ class ChainWriter:
         with self.engine.connect() as conn:
             transaction = begin_locked(conn, self.sqlite)
             try:
-                results = append_batch(conn, self.keyring, self.log_name, drafts, self.sqlite)
+                results = self.append_batch(conn, self.keyring, self.log_name, drafts, self.sqlite)
             except BaseException:
                 with contextlib.suppress(Exception):  # a dead connection cannot roll back; the server does
                     transaction.rollback()

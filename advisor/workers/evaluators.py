@@ -25,15 +25,15 @@ from typing import NamedTuple, Protocol
 
 import msgspec
 
+from advisor.application.evaluate import Advisor, ProfileError
 from advisor.audit.record import Columns, recommendation_bytes
 from advisor.costs.catalog import load_catalogs
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Recommendation
 from advisor.domain.regions import load_region_table
-from advisor.engine import RuleEngine
 from advisor.jsonlog import error_fields, request_id_var
-from advisor.rulebook import load_rulebook
-from advisor.service import Advisor, ProfileError
+from advisor.rules.engine import RuleEngine
+from advisor.rules.rulebook import load_rulebook
 from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.workers.process import ErrorTypes, HelperKind, HelperPool, Notify, helper_main
 

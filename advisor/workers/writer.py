@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 
 import msgspec
@@ -29,7 +30,8 @@ from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.errors import CommitUnknown, DraftRejected, LeaseLost, RecordRefused, StoreUnavailable
 from advisor.store.keyring import KeyRing
-from advisor.store.writer import Appended, ChainWriter, Completion, Draft, commit_batch
+from advisor.store.writer import Appended, BatchAppend, ChainWriter, Completion, Draft, commit_batch
+from advisor.store.writer import append_batch as signed_append_batch
 from advisor.workers.process import ErrorTypes, HelperKind, HelperPool, Notify, helper_main
 
 
@@ -86,9 +88,8 @@ def _observe_commit(notice: bytes) -> None:
 class WriterProcess:
     """The server's side: ``append`` as ``ChainWriter.append``, served by a child process."""
 
-    child_module = "advisor.workers.writer"  # what the child runs (``python -m``); benchmarks swap it
-
-    def __init__(self, settings: Settings, sqlite: bool) -> None:
+    def __init__(self, settings: Settings, sqlite: bool, child_module: str = "advisor.workers.writer") -> None:
+        self.child_module = child_module  # what the child runs (``python -m``); a benchmark's baseline runs its own
         self.settings = settings
         self.sqlite = sqlite
         self.helpers = HelperPool(_kind(self.child_module), settings, 1, on_notice=_observe_commit)
@@ -143,11 +144,11 @@ def _stored(appended: Appended) -> _Stored:
 
 
 @contextlib.contextmanager
-def _open(settings: Settings, notify: Notify) -> Iterator[_Appending]:
+def _open(settings: Settings, notify: Notify, append_batch: BatchAppend = signed_append_batch) -> Iterator[_Appending]:
     engine = make_engine(settings)
     sqlite = is_sqlite(normalise_url(settings.database_url))
     writer = ChainWriter(engine, KeyRing(settings.keys_dir, settings.signing_key_file), settings.log_name,
-                         settings.max_batch, sqlite,
+                         settings.max_batch, sqlite, append_batch=append_batch,
                          on_commit=lambda size, seconds: notify(_encoder.encode((size, seconds))))
     try:
         yield _Appending(writer)
@@ -155,8 +156,10 @@ def _open(settings: Settings, notify: Notify) -> Iterator[_Appending]:
         engine.dispose()
 
 
-def main(argv: list[str] | None = None) -> None:
-    helper_main(_kind(WriterProcess.child_module), _open, argv)
+def main(argv: list[str] | None = None, append_batch: BatchAppend | None = None) -> None:
+    """The writer process; ``append_batch`` replaces the signed append (a benchmark's unsigned baseline)."""
+    opened = functools.partial(_open, append_batch=append_batch or signed_append_batch)
+    helper_main(_kind("advisor.workers.writer"), opened, argv)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from advisor.api.deps import Services
+from advisor.app import Services
 from advisor.audit.checkpoint import Checkpoint, verify_checkpoint
 from advisor.audit.keys import b64url
 from advisor.audit.merkle import leaf_hash, root_of

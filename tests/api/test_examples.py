@@ -15,10 +15,10 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from advisor.api.profile_examples import PROFILE_EXAMPLES
+from advisor.application.evaluate import Advisor
 from advisor.audit.record import Assessment
 from advisor.cli import OPENAPI_PATH
 from advisor.domain.profile import Profile
-from advisor.service import Advisor
 from advisor.settings import Settings
 from advisor.store.tables import records
 from tests.factories import profile_dict

@@ -16,11 +16,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import Connection, func, insert, select, update
 
-from advisor.api.deps import Services
-from advisor.app import create_app
+from advisor.app import Services, create_app
+from advisor.application.ports import Claimed
 from advisor.settings import Settings
 from advisor.store.errors import DraftRejected, LeaseLost, StoreUnavailable
-from advisor.store.idempotency import COMPLETE, PENDING, Claimed, IdempotencyStore
+from advisor.store.idempotency import COMPLETE, PENDING, IdempotencyStore
 from advisor.store.tables import idempotency_keys, records
 from advisor.store.writer import Appended, Draft, commit_batch
 from tests.factories import make_profile, profile_dict

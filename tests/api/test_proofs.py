@@ -15,7 +15,7 @@ from pymerkle import InmemoryTree
 from pymerkle import verify_consistency as pymerkle_verify_consistency
 from sqlalchemy import select
 
-from advisor.api.deps import Services
+from advisor.app import Services
 from advisor.audit.checkpoint import Checkpoint, verify_checkpoint, verify_note
 from advisor.audit.merkle import ProofError, leaf_hash, root_of, verify_consistency, verify_inclusion
 from advisor.audit.record import signed_payload

@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
-from advisor.api.deps import Services
+from advisor.app import Services
 from advisor.audit.checkpoint import parse_verifier_key
 from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.database import make_engine

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 
-from advisor.api.deps import Services
+from advisor.app import Services
 from advisor.auth.clients import ClientStore
 from advisor.settings import PROJECT_ROOT, Settings
 from tests.signed_log import append_records

@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from advisor.application.evaluate import Advisor, ProfileError
 from advisor.domain.profile import Profile
-from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings
 from advisor.workers.evaluators import EvaluatorPool, EvaluatorUnavailable, InProcessEvaluator, build_advisor
 from tests.factories import make_profile

@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy import Engine, create_engine, text
 
-from advisor.api.deps import Services
-from advisor.app import build_services, ensure_signing_key
+from advisor.app import Services, build_services, ensure_signing_key
 from advisor.audit import verify as verify_module
 from advisor.audit.checkpoint import verify_checkpoint
 from advisor.audit.formats import utc_now

@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from advisor.application.evaluate import Advisor
 from advisor.audit.keys import SigningKey
 from advisor.audit.merkle import leaf_hash, root_of
 from advisor.audit.verify import Anchor, StoredRecord, verify_records
 from advisor.domain.recommendation import Recommendation
-from advisor.service import Advisor
 from tests.factories import make_profile
 from tests.unit.test_verify import LOG, TAMPERS, chain, check, jwk_of, jwks_of
 

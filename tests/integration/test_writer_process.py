@@ -15,10 +15,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select, update
 
-from advisor.api.deps import Services
+from advisor.app import Services
+from advisor.application.ports import Claimed
 from advisor.settings import Settings
 from advisor.store.errors import LeaseLost
-from advisor.store.idempotency import Claimed, IdempotencyStore
+from advisor.store.idempotency import IdempotencyStore
 from advisor.store.tables import idempotency_keys, records
 from advisor.store.writer import Completion, Draft
 from advisor.workers.writer import WriterProcess

@@ -14,11 +14,11 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advisor.application.evaluate import Advisor, ProfileError
 from advisor.audit.record import recommendation_bytes
 from advisor.domain.decision import RISK_RANK
 from advisor.domain.profile import OPTION_NAMES, Profile
 from advisor.domain.recommendation import Recommendation
-from advisor.service import Advisor, ProfileError
 from tests.strategies import profile_bodies
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,7 +110,7 @@ def test_same_profile_same_answer(advisor: Advisor, body: dict[str, Any]) -> Non
 def test_costs_are_monotone_in_volume_and_equal_to_their_line_items(advisor: Advisor, body: dict[str, Any],
                                                                      volumes: list[int]) -> None:
     try:
-        run, _ = advisor.evaluate(msgspec.convert(body, Profile))
+        run = advisor.evaluate(msgspec.convert(body, Profile)).run
     except ProfileError:
         return
     for option in OPTION_NAMES:
@@ -127,7 +127,7 @@ def test_costs_are_monotone_in_volume_and_equal_to_their_line_items(advisor: Adv
 @FEW
 def test_costs_are_monotone_in_prices(advisor: Advisor, body: dict[str, Any], factor: str) -> None:
     try:
-        run, _ = advisor.evaluate(msgspec.convert(body, Profile))
+        run = advisor.evaluate(msgspec.convert(body, Profile)).run
     except ProfileError:
         return
     v, f = Decimal(body["workload"]["daily_tokens"]), Decimal(factor)
@@ -149,7 +149,7 @@ def test_more_utilisation_never_costs_more_and_incremental_staffing_never_more_t
     def cost(**assumptions: Any) -> Decimal | None:
         changed = {**body, "assumptions": {**body["assumptions"], **assumptions}}
         try:
-            run, _ = advisor.evaluate(msgspec.convert(changed, Profile))
+            run = advisor.evaluate(msgspec.convert(changed, Profile)).run
         except ProfileError:
             return None
         return run.cost("self_hosted", Decimal(body["workload"]["daily_tokens"]))

@@ -10,9 +10,9 @@ import rfc8785
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from advisor.application.evaluate import Advisor
 from advisor.audit.canonical import canonical_bytes
 from advisor.domain.profile import Profile
-from advisor.service import Advisor
 from tests.factories import make_profile
 from tests.strategies import profile_bodies
 
@@ -40,8 +40,8 @@ def test_a_whole_recommendation_canonicalises_like_rfc8785(advisor: Advisor) -> 
 @settings(max_examples=60, deadline=None)
 def test_recommendation_bytes_equal_rfc8785_for_any_profile(advisor: Advisor, body: dict[str, Any]) -> None:
     """The append path's struct-direct encoding (record.recommendation_bytes) is still RFC 8785."""
+    from advisor.application.evaluate import ProfileError
     from advisor.audit.record import recommendation_bytes
-    from advisor.service import ProfileError
 
     try:
         recommendation = advisor.assess(msgspec.convert(body, Profile))

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from advisor.application.evaluate import Advisor
 from advisor.costs.capacity import at_mix, capacity
 from advisor.costs.catalog import Deployment, ServingPoint
-from advisor.service import Advisor
 
 
 def deployments(advisor: Advisor) -> list[Deployment]:

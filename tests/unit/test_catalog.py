@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from advisor.application.evaluate import Advisor
 from advisor.costs.catalog import Assumption, Catalog, GpuInstance, ManagedOffering, OnPremServer, Platform
-from advisor.service import Advisor
 
 # Plausible ranges for late-2026 prices; a figure outside is a typo (a misplaced decimal point, a monthly
 # figure in an hourly field) until someone widens the range with a reason.

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from advisor.application.evaluate import Advisor
 from advisor.costs.breakeven import break_even
 from advisor.costs.model import OptionPrice, PricingRun
-from advisor.service import Advisor
 from tests.factories import make_profile
 
 ARTICLE_ROWS = [  # tokens/day, managed $/month, self-hosted $/month (the article's table)
@@ -22,7 +22,7 @@ ARTICLE_ROWS = [  # tokens/day, managed $/month, self-hosted $/month (the articl
 
 def run_for(advisor: Advisor, **parts: Any) -> PricingRun:
     """A pricing run with the line items and exclusions the profile's rules attach (as assess does)."""
-    return advisor.evaluate(make_profile(**parts))[0]
+    return advisor.evaluate(make_profile(**parts)).run
 
 
 def at(run: PricingRun, option: str, volume: int | None = None) -> OptionPrice:

@@ -9,11 +9,11 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 
+from advisor.application.evaluate import Advisor
 from advisor.domain.facts import FACT_KIND
 from advisor.domain.profile import Profile
 from advisor.domain.rules import Rule, Rulebook
-from advisor.engine import RuleEngine, RuleEngineError, to_durable_condition, use_msgspec_json
-from advisor.service import Advisor
+from advisor.rules.engine import RuleEngine, RuleEngineError, to_durable_condition, use_msgspec_json
 from tests.strategies import profile_bodies
 
 
@@ -92,10 +92,10 @@ def test_msgspec_json_inside_durable_fires_what_the_standard_json_fires(advisor:
                                                                         body: dict[str, Any]) -> None:
     """The engine's speed-up (durable_rules marshalling through msgspec) changes no firing."""
     subject = advisor.fact(msgspec.convert(body, Profile))
-    fast = advisor.engine.evaluate(subject)
+    fast = advisor.rule_engine.evaluate(subject)
     use_msgspec_json(False)
     try:
-        standard = advisor.engine.evaluate(subject)
+        standard = advisor.rule_engine.evaluate(subject)
     finally:
         use_msgspec_json(True)
     assert fast == standard

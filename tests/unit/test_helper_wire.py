@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.service import ProfileError
+from advisor.application.evaluate import ProfileError
 from advisor.workers.process import ErrorTypes, frame, split_frames
 
 

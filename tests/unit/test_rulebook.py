@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.rulebook import RULE_FILE_ORDER, RulebookError, load_rulebook
+from advisor.rules.rulebook import RULE_FILE_ORDER, RulebookError, load_rulebook
 from advisor.settings import PROJECT_ROOT
 
 RULE = """

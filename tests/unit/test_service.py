@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advisor.application.evaluate import Advisor, ProfileError
 from advisor.domain.profile import OPTION_NAMES, Profile
-from advisor.service import Advisor, ProfileError
 from tests.factories import make_profile
 from tests.strategies import profile_bodies
 

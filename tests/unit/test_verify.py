@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
+from advisor.application.evaluate import Advisor
 from advisor.audit.canonical import canonical_bytes
 from advisor.audit.checkpoint import (
     CheckpointError,
@@ -49,7 +50,6 @@ from advisor.audit.verify import (
     verify_records,
 )
 from advisor.domain.recommendation import Recommendation
-from advisor.service import Advisor
 from tests.factories import make_profile
 
 LOG = "test-log"

@@ -1,13 +1,15 @@
-"""The assess use case: evaluate the rules, price the options, decide, explain.
+"""The evaluate use case: fire the rules, price the options, decide, explain.
 
-Pure apart from the rule engine it is handed; storing and signing happen in the store.
+Pure apart from the rule engine it is handed (a ``FactEvaluator``): it computes a recommendation and
+nothing else. ``advisor assess`` calls it directly; ``record_assessment`` reaches it through an
+evaluator (in this process or in evaluator processes) and then signs and stores what it returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from advisor import __version__
 from advisor.costs.assumptions import AssumptionError, Resolved
@@ -32,6 +34,15 @@ from advisor.domain.rules import Rule, Rulebook
 
 class FactEvaluator(Protocol):
     def evaluate(self, fact: dict[str, object]) -> frozenset[str]: ...
+
+
+class Evaluation(NamedTuple):
+    """What the rules made of a profile, before a decision: the configured pricing run, the
+    exclusions that apply, and every rule that fired (an ``unless_sole`` rule may fire and not apply)."""
+
+    run: PricingRun
+    excluded: Exclusions
+    fired: tuple[Rule, ...]
 
 
 class ProfileError(ValueError):
@@ -62,7 +73,7 @@ class Advisor:
     def __init__(
         self,
         rulebook: Rulebook,
-        engine: FactEvaluator,
+        rule_engine: FactEvaluator,
         catalogs: Mapping[str, LoadedCatalog],
         default_catalog: str,
         regions: RegionTable,
@@ -73,7 +84,7 @@ class Advisor:
         for loaded in catalogs.values():
             _check_catalog_regions(loaded, regions)
         self.rulebook = rulebook
-        self.engine = engine
+        self.rule_engine = rule_engine
         self.catalogs = catalogs
         self.default_catalog = default_catalog
         self.regions = regions
@@ -111,27 +122,24 @@ class Advisor:
     def _fact(profile: Profile, run: PricingRun) -> dict[str, object]:
         return profile_fact(profile, managed_residency_available=bool(run.managed.placed(profile.workload.capability)))
 
-    def fired_ids(self, profile: Profile) -> frozenset[str]:
-        """The ids of the rules a profile makes fire (the review board's rule cases use this)."""
-        return self.engine.evaluate(self.fact(profile))
-
-    def fired(self, profile: Profile, run: PricingRun) -> list[Rule]:
-        fired_ids = self.engine.evaluate(self._fact(profile, run))
+    def _fired(self, profile: Profile, run: PricingRun) -> list[Rule]:
+        fired_ids = self.rule_engine.evaluate(self._fact(profile, run))
         return [rule for rule in self.rulebook.rules if rule.id in fired_ids]
 
-    def evaluate(self, profile: Profile) -> tuple[PricingRun, Exclusions]:
+    def evaluate(self, profile: Profile) -> Evaluation:
         """Fire the rules and build the pricing run they configure (line items, excluded variants)."""
         loaded = self.catalog_for(profile)
         base = PricingRun(profile, self.check(profile, loaded), self.regions)
-        fired = self.fired(profile, base)
+        fired = self._fired(profile, base)
         volume = Decimal(profile.workload.daily_tokens)
         excluded = exclusions(fired, [o for o in OPTION_NAMES if base.cost(o, volume) is not None])
-        return base.with_rules(_rule_items(list(excluded.applied)), tuple(excluded.hybrid_variants)), excluded
+        run = base.with_rules(_rule_items(list(excluded.applied)), tuple(excluded.hybrid_variants))
+        return Evaluation(run, excluded, tuple(fired))
 
     def assess(self, profile: Profile) -> Recommendation:
         volume = Decimal(profile.workload.daily_tokens)
-        run, excluded = self.evaluate(profile)
-        loaded = run.a.loaded
+        run, excluded, _ = self.evaluate(profile)
+        loaded = run.assumptions.loaded
         applied = list(excluded.applied)
         prices = {option: run.price(option, volume) for option in OPTION_NAMES}
         try:

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from advisor.settings import helper_processes
-from bench.assess_bench import free_port, stop, wait_ready
+from bench.assess_bench import stop, wait_ready
 from bench.profiles import make_profiles
+from tests.network import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

@@ -22,8 +22,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.assess_bench import PYTHON, ROOT, free_port, lua_script, run_wrk, serve, stop, wait_ready
+from bench.assess_bench import PYTHON, ROOT, lua_script, run_wrk, serve, stop, wait_ready
 from bench.profiles import make_profiles
+from tests.network import free_port
 
 VARIANTS = {"signed + chained": "advisor.app:create_app", "unsigned (baseline)": "bench.unsigned_app:create_app"}
 

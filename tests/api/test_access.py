@@ -213,7 +213,8 @@ def test_the_last_active_admin_cannot_be_revoked(app: Litestar, client_as: Calla
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_without_auth_required_a_keyless_caller_is_anonymous_but_bad_keys_still_fail(settings: Settings) -> None:
-    with running_app(msgspec.structs.replace(settings, auth_required=False)) as app, TestClient(app) as anonymous:
+    keyless = msgspec.structs.replace(settings, auth_required=False)
+    with running_app(keyless, migrated=True) as app, TestClient(app) as anonymous:
         created = anonymous.post("/assess", json=profile_dict())
         assert created.status_code == 201
         assert created.json()["requester"] == "anonymous"

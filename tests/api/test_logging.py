@@ -99,7 +99,7 @@ def test_profiles_are_not_logged_by_default(client: Client, caplog: pytest.LogCa
 
 @pytest.fixture
 def logging_bodies(settings: Settings) -> Iterator[Litestar]:
-    with running_app(msgspec.structs.replace(settings, log_bodies=True)) as app:
+    with running_app(msgspec.structs.replace(settings, log_bodies=True), migrated=True) as app:
         yield app
 
 

@@ -102,7 +102,8 @@ def test_records_refused_on_read_or_listed_as_failed_are_counted(app: Litestar, 
 @sqlite_only
 def test_a_writer_process_reports_its_batches_and_its_restart_to_the_server(settings: Settings) -> None:
     """The writer process counts nothing itself: the server process does, where /metrics is served."""
-    with running_app(msgspec.structs.replace(settings, writer_process=True)) as app, TestClient(app) as client:
+    in_a_process = msgspec.structs.replace(settings, writer_process=True)
+    with running_app(in_a_process, migrated=True) as app, TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {issue_key(app, 'assessor')}"
         monitor = TestClient(app)
         monitor.headers["Authorization"] = f"Bearer {issue_key(app, 'monitor')}"

@@ -20,7 +20,7 @@ LIMIT = 3
 
 @pytest.fixture
 def limited(settings: Settings) -> Iterator[Litestar]:
-    with running_app(msgspec.structs.replace(settings, rate_limit_per_minute=LIMIT)) as app:
+    with running_app(msgspec.structs.replace(settings, rate_limit_per_minute=LIMIT), migrated=True) as app:
         yield app
 
 

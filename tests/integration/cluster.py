@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,15 +25,10 @@ from typing import Any
 
 import httpx
 
+from tests.network import free_port
+
 READY_TIMEOUT = 90.0
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would drown a failure
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(database_url: str, keys_dir: Path, **extra: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration.cluster import free_port
+from tests.network import free_port
 
 RUN_AS = "postgres"
 

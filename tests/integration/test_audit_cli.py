@@ -115,7 +115,7 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
 @SQLITE
 def test_an_auditor_verifies_the_export_without_advisor_code(settings: Settings, services: Services,
                                                              tmp_path: Path) -> None:
-    """examples/verify_export.py, as the README hands it to an auditor: stdlib and joserfc only."""
+    """examples/verify_export.py, as docs/audit.md hands it to an auditor: stdlib and joserfc only."""
     checkpoint, export = tmp_path / "checkpoint.json", tmp_path / "audit.jsonl"
     assert advisor(settings, "checkpoint", str(checkpoint)).returncode == 0
     assert advisor(settings, "export", str(export)).returncode == 0
@@ -161,6 +161,7 @@ def test_rotation_keeps_every_record_verifiable(settings: Settings, services: Se
 
 @SQLITE
 @pytest.mark.slow
+@pytest.mark.empty_database  # both servers start on a new file: they migrate it between them
 def test_two_server_processes_on_one_sqlite_file_keep_one_chain(settings: Settings, tmp_path: Path) -> None:
     """Two `advisor serve` processes (two writers, one file) under concurrent load: no fork, no gap,
     every acknowledged record in the chain as acknowledged."""

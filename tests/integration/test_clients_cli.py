@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from advisor.auth.bootstrap import ensure_bootstrap_admin
 from advisor.auth.clients import ClientStore
 from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.database import is_sqlite, make_engine, migrate
+from tests.network import free_port
 
 
 def advisor(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,13 +73,6 @@ def test_bootstrap_creates_one_admin_and_a_0600_file(settings: Settings, tmp_pat
         assert credential.read_text().strip() == key
     finally:
         engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(url: str, key: str | None = None) -> int:

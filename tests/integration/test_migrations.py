@@ -11,6 +11,9 @@ from advisor.settings import Settings
 from advisor.store.database import current_revision, downgrade, head_revision, make_engine, migrate
 from advisor.store.tables import metadata
 
+# The migrations run here, from an empty database, not on the fixtures' migrated copies.
+pytestmark = pytest.mark.empty_database
+
 
 def test_upgrade_downgrade_upgrade(settings: Settings) -> None:
     """The same migrations on both databases (``settings`` is parametrised: sqlite and postgres)."""

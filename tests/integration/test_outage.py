@@ -17,7 +17,7 @@ from advisor.store.database import migrate
 from tests.conftest import admin_execute, issue_key
 from tests.factories import profile_dict
 from tests.integration.chain import check_chain
-from tests.integration.cluster import free_port
+from tests.network import free_port
 
 PROBLEM = "application/problem+json"
 

@@ -28,13 +28,13 @@ from tests.integration.cluster import (
     Server,
     bodies,
     disrupted,
-    free_port,
     running,
     server_env,
     wait_ready,
 )
 from tests.integration.private_postgres import PrivateCluster, private_cluster
 from tests.integration.private_postgres import unavailable as private_postgres_unavailable
+from tests.network import free_port
 
 pytestmark = pytest.mark.slow
 REQUESTS = 240

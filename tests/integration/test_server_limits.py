@@ -12,7 +12,8 @@ import pytest
 
 from advisor.settings import Settings
 from advisor.store.database import migrate
-from tests.integration.cluster import Server, free_port, server_env, wait_ready
+from tests.integration.cluster import Server, server_env, wait_ready
+from tests.network import free_port
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 2.0  # seconds, for headers, body and keep-alive alike

@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, Contact, SecurityScheme
 from litestar.types import Middleware
 
 from advisor import __version__
+from advisor.api.analysis import AnalysisController
 from advisor.api.assess import AssessController
 from advisor.api.audit import AuditController
 from advisor.api.clients import ClientsController
@@ -118,8 +119,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if settings.rate_limit_per_minute > 0:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
-        route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
-                        ProofController],
+        route_handlers=[AnalysisController, AssessController, AuditController, ClientsController, MetaController,
+                        MetricsController, ProofController],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],

@@ -116,8 +116,8 @@ def flip(factor: Factor, direction: Direction, found: tuple[Decimal, OptionName 
     """``found`` (a multiplier beyond the shocks, and the new decision) as the answer a reader gets."""
     if found is None:
         return Flip(factor=factor, direction=direction, change=None, total_change=None, flips_to=None,
-                    basis=f"no flip within {window}: {_label(start)} stays the answer whatever {what} does "
-                          f"{'above' if direction == 'up' else 'below'} the scenario")
+                    basis=f"no flip within {window}: {_label(start)} stays the answer for any "
+                          f"{'rise' if direction == 'up' else 'fall'} in {what} from the scenario")
     at, to = found
     if factor == "daily_tokens":
         change, total = at, (at * shocked).quantize(PRECISION)
@@ -126,8 +126,7 @@ def flip(factor: Factor, direction: Direction, found: tuple[Decimal, OptionName 
         change, total = at - 1, (at * shocked - 1).quantize(PRECISION)
         moved = f"{'+' if change > 0 else ''}{_num(change * 100)}%"
     return Flip(factor=factor, direction=direction, change=change, total_change=total, flips_to=to,
-                basis=f"the answer becomes {_label(to)} when {what} moves {moved} from the scenario, all else as "
-                      "shocked")
+                basis=f"the answer becomes {_label(to)} with a further {moved} on {what}, all else as shocked")
 
 
 def volume_flip(curve: Curve, direction: Direction, shocked: Decimal, start: OptionName | None) -> Flip:

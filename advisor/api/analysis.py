@@ -1,0 +1,159 @@
+"""The review board's analytical questions over HTTP: compare two records, what-if, cost against volume.
+
+Nothing here is stored. A stored record is read as ``GET /assessments/{id}`` reads it (checked
+against the log first; an assessor sees only its own, another client's is 404 as if it did not
+exist); curves and what-ifs evaluate its profile under today's rules and catalogs and say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import Example, Operation, Reference, RequestBody
+from litestar.openapi.spec import OpenAPIMediaType as MediaType
+from litestar.params import QueryParameter
+
+from advisor import __version__
+from advisor.analysis.compare import Comparison, compare
+from advisor.analysis.curve import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, Curve
+from advisor.analysis.service import Analysis
+from advisor.analysis.what_if import Shocks, WhatIf
+from advisor.api.deps import Services, ServicesDep
+from advisor.api.openapi_docs import INTEGRITY_RESPONSES, PROBLEM_RESPONSES
+from advisor.api.openapi_schema import STORABLE
+from advisor.api.problems import invalid_field, problem, split_path
+from advisor.api.strict_json import BODY_OPT, PathText, exact_integers, parsed_body
+from advisor.audit.record import Assessment
+from advisor.auth.middleware import READ_ASSESSMENTS, allow, principal_of
+from advisor.domain.profile import Profile
+from advisor.domain.recommendation import Versions
+
+# Who may analyse: whoever may read the records (assessors only their own, enforced per record).
+ANALYSE = READ_ASSESSMENTS
+_assessment = msgspec.json.Decoder(Assessment)
+ANALYSIS_RESPONSES = {**INTEGRITY_RESPONSES, 422: PROBLEM_RESPONSES[422]}
+Points = Annotated[int, QueryParameter(ge=MIN_POINTS, le=MAX_POINTS, description=(
+    f"How many log-spaced volumes ({MIN_POINTS}..{MAX_POINTS}); the profile's own volume is added"))]
+
+
+class WhatIfRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A profile, or a stored assessment whose profile is used, and the shocks to apply to it."""
+
+    profile: Annotated[Profile | None, msgspec.Meta(description=(
+        "The organisation profile, as for POST /assess; give this or `assessment_id`"))] = None
+    assessment_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=STORABLE, description=(
+        "A stored assessment whose profile is used (an assessor may name only its own)"))] | None = None
+    shocks: Annotated[Shocks, msgspec.Meta(description="The changes to apply; each defaults to none")] = (
+        msgspec.field(default_factory=Shocks))
+    points: Annotated[int, msgspec.Meta(ge=MIN_POINTS, le=MAX_POINTS, description=(
+        "How many log-spaced volumes the curve under the shocks has"))] = DEFAULT_POINTS
+
+
+class AssessmentCurve(Curve, frozen=True, kw_only=True):
+    """A stored assessment's cost curve, evaluated under today's rules and catalogs."""
+
+    assessment_id: Annotated[str, msgspec.Meta(description="The assessment whose profile was used")]
+    versions: Annotated[Versions, msgspec.Meta(description="The code, rules and catalog the curve was computed with")]
+    same_versions: Annotated[bool, msgspec.Meta(description=(
+        "The rules and catalog are the record's own (same digests), so the point at the profile's volume repeats "
+        "the record's costs and decision; false: they changed since, see `versions`"))]
+
+
+WHAT_IF_EXAMPLES: dict[str, Example | Reference] = {
+    "stored-assessment": Example(summary="A stored assessment with GPU prices 30% higher", value={
+        "assessment_id": "0b7e1c9a-4a52-4d0e-9d5e-2f1f7f0c8a11", "shocks": {"gpu_price": 0.3}}),
+    "profile": Example(summary="A profile with managed prices 20% lower and twice the volume", value={
+        "profile": {"organization": {"name": "Acme Health"}, "workload": {"daily_tokens": 50_000_000},
+                    "team": {"ml_infra_engineers": 2}},
+        "shocks": {"managed_price": -0.2, "daily_tokens": 2}}),
+}
+
+
+@dataclass
+class WhatIfOperation(Operation):
+    """Documents the body: the handler decodes the screened JSON itself, strictly."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="A profile or an assessment id, and shocks. Unknown fields, wrong types and out-of-range "
+            "values are rejected with 400 naming the field.",
+            content={"application/json": MediaType(schema=Reference("#/components/schemas/WhatIfRequest"),
+                                                    examples=WHAT_IF_EXAMPLES)},
+        )
+
+
+def stored(services: Services, request: Request[Any, Any, Any], record_id: str) -> Assessment:
+    """A stored record the caller may read (checked like every read), or 404."""
+    principal = principal_of(request)
+    body = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
+    if body is None:
+        raise NotFoundException(f"no assessment {record_id}")
+    return _assessment.decode(body)
+
+
+def versions_of(services: Services, profile: Profile) -> Versions:
+    """The versions an evaluation of ``profile`` uses today (as a new recommendation would name them)."""
+    loaded = services.advisor.catalog_for(profile)
+    return Versions(advisor=__version__, rules_digest=services.advisor.rulebook.digest, catalog_id=loaded.id,
+                    catalog_digest=loaded.digest)
+
+
+def decode_what_if(request: Request[Any, Any, Any]) -> WhatIfRequest:
+    try:
+        body = msgspec.convert(exact_integers(parsed_body(request)), WhatIfRequest, strict=True)
+    except msgspec.ValidationError as exc:
+        message, path = split_path(str(exc))
+        raise invalid_field(message, path) from None
+    if (body.profile is None) == (body.assessment_id is None):
+        raise problem(400, "invalid-field", "Invalid request field",
+                      "Give either `profile` or `assessment_id`, not both and not neither", field="profile")
+    return body
+
+
+class AnalysisController(Controller):
+    tags = ["analysis"]
+
+    @get("/assessments/{record_id:str}/curve", summary="Cost against volume for a stored assessment",
+         description="Each eligible option's monthly cost over log-spaced daily volumes from 1/100 to 100 times "
+         "the profile's, the decision at each, the volumes where options cross and where the decision changes. "
+         "Evaluated under today's rules and catalogs (`versions`, `same_versions`). Not stored.",
+         responses=ANALYSIS_RESPONSES, operation_id="assessmentCurve", sync_to_thread=True, opt=allow(ANALYSE))
+    def curve(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep,
+              points: Points = DEFAULT_POINTS) -> AssessmentCurve:
+        record = stored(services, request, record_id)
+        curve = Analysis(services.advisor).curve(record.profile, points)
+        now = versions_of(services, record.profile)
+        same = (now.rules_digest, now.catalog_digest) == (record.versions.rules_digest, record.versions.catalog_digest)
+        return AssessmentCurve(**msgspec.structs.asdict(curve), assessment_id=record.id, versions=now,
+                               same_versions=same)
+
+    @post("/what-if", status_code=200, summary="What if prices, staff cost or volume changed",
+          description="Assesses a profile (given, or a stored assessment's) under shocks: relative changes of "
+          "managed token prices, GPU and server prices and the engineer's cost, and a multiplier on the volume. "
+          "Returns the recommendation under the shocks, for each factor and direction the smallest further "
+          "change that flips the decision (searched within -90%..+900% over the same model), and the cost curve "
+          "under the shocks. Nothing is stored.",
+          responses=ANALYSIS_RESPONSES, operation_id="whatIf", operation_class=WhatIfOperation,
+          sync_to_thread=True, opt={**allow(ANALYSE), BODY_OPT: WhatIfRequest})
+    def what_if(self, request: Request[Any, Any, Any], services: ServicesDep) -> WhatIf:
+        body = decode_what_if(request)
+        profile = body.profile
+        if profile is None:
+            assert body.assessment_id is not None
+            profile = stored(services, request, body.assessment_id).profile
+        return Analysis(services.advisor).what_if(profile, body.shocks, body.points)
+
+    @get("/assessments/{record_id:str}/compare/{other_id:str}", summary="Compare two stored assessments",
+         description="Profile fields and versions that differ, decision and strength, each option's monthly cost "
+         "and cost categories side by side with deltas (second minus first), findings added and removed.",
+         responses=INTEGRITY_RESPONSES, operation_id="compareAssessments", sync_to_thread=True,
+         opt=allow(ANALYSE))
+    def compare(self, record_id: PathText, other_id: PathText, request: Request[Any, Any, Any],
+                services: ServicesDep) -> Comparison:
+        a, b = stored(services, request, record_id), stored(services, request, other_id)
+        return compare(a.id, a, b.id, b)

@@ -7,15 +7,14 @@ exist); curves and what-ifs evaluate its profile under today's rules and catalog
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.openapi.spec import Example, Operation, Reference, RequestBody
-from litestar.openapi.spec import OpenAPIMediaType as MediaType
-from litestar.params import QueryParameter
+from litestar.openapi.spec import Example
+from litestar.params import Body, QueryParameter
+from msgspec import UNSET, UnsetType
 
 from advisor import __version__
 from advisor.analysis.compare import Comparison, compare
@@ -25,8 +24,8 @@ from advisor.analysis.what_if import Shocks, WhatIf
 from advisor.api.deps import Services, ServicesDep
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.openapi_schema import STORABLE
-from advisor.api.problems import invalid_field, problem, split_path
-from advisor.api.strict_json import BODY_OPT, PathText, exact_integers, parsed_body
+from advisor.api.problems import problem
+from advisor.api.strict_json import PathText
 from advisor.audit.record import Assessment
 from advisor.auth.middleware import READ_ASSESSMENTS, allow, principal_of
 from advisor.domain.profile import Profile
@@ -43,14 +42,18 @@ Points = Annotated[int, QueryParameter(ge=MIN_POINTS, le=MAX_POINTS, description
 class WhatIfRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """A profile, or a stored assessment whose profile is used, and the shocks to apply to it."""
 
-    profile: Annotated[Profile | None, msgspec.Meta(description=(
-        "The organisation profile, as for POST /assess; give this or `assessment_id`"))] = None
+    profile: Annotated[Profile, msgspec.Meta(description=(
+        "The organisation profile, as for POST /assess; give this or `assessment_id`"))] | UnsetType = UNSET
     assessment_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=STORABLE, description=(
-        "A stored assessment whose profile is used (an assessor may name only its own)"))] | None = None
+        "A stored assessment whose profile is used (an assessor may name only its own)"))] | UnsetType = UNSET
     shocks: Annotated[Shocks, msgspec.Meta(description="The changes to apply; each defaults to none")] = (
         msgspec.field(default_factory=Shocks))
     points: Annotated[int, msgspec.Meta(ge=MIN_POINTS, le=MAX_POINTS, description=(
         "How many log-spaced volumes the curve under the shocks has"))] = DEFAULT_POINTS
+
+
+# Exactly one of the two, as JSON Schema says it (the OpenAPI document and the body's screening both read it).
+ONE_SOURCE = {"oneOf": [{"required": ["profile"]}, {"required": ["assessment_id"]}]}
 
 
 class AssessmentCurve(Curve, frozen=True, kw_only=True):
@@ -63,28 +66,17 @@ class AssessmentCurve(Curve, frozen=True, kw_only=True):
         "the record's costs and decision; false: they changed since, see `versions`"))]
 
 
-WHAT_IF_EXAMPLES: dict[str, Example | Reference] = {
-    "stored-assessment": Example(summary="A stored assessment with GPU prices 30% higher", value={
+WHAT_IF_EXAMPLES = [
+    Example(summary="A stored assessment with GPU prices 30% higher", value={
         "assessment_id": "0b7e1c9a-4a52-4d0e-9d5e-2f1f7f0c8a11", "shocks": {"gpu_price": 0.3}}),
-    "profile": Example(summary="A profile with managed prices 20% lower and twice the volume", value={
+    Example(summary="A profile with managed prices 20% lower and twice the volume", value={
         "profile": {"organization": {"name": "Acme Health"}, "workload": {"daily_tokens": 50_000_000},
                     "team": {"ml_infra_engineers": 2}},
         "shocks": {"managed_price": -0.2, "daily_tokens": 2}}),
-}
-
-
-@dataclass
-class WhatIfOperation(Operation):
-    """Documents the body: the handler decodes the screened JSON itself, strictly."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            description="A profile or an assessment id, and shocks. Unknown fields, wrong types and out-of-range "
-            "values are rejected with 400 naming the field.",
-            content={"application/json": MediaType(schema=Reference("#/components/schemas/WhatIfRequest"),
-                                                    examples=WHAT_IF_EXAMPLES)},
-        )
+]
+WhatIfBody = Annotated[WhatIfRequest, Body(
+    description="A profile or an assessment id (exactly one), and shocks. Unknown fields, wrong types and "
+    "out-of-range values are rejected with 400 naming the field.", examples=WHAT_IF_EXAMPLES, schema_extra=ONE_SOURCE)]
 
 
 def stored(services: Services, request: Request[Any, Any, Any], record_id: str) -> Assessment:
@@ -103,16 +95,15 @@ def versions_of(services: Services, profile: Profile) -> Versions:
                     catalog_digest=loaded.digest)
 
 
-def decode_what_if(request: Request[Any, Any, Any]) -> WhatIfRequest:
-    try:
-        body = msgspec.convert(exact_integers(parsed_body(request)), WhatIfRequest, strict=True)
-    except msgspec.ValidationError as exc:
-        message, path = split_path(str(exc))
-        raise invalid_field(message, path) from None
-    if (body.profile is None) == (body.assessment_id is None):
+def source(body: WhatIfRequest) -> Profile | str:
+    """The body's profile, or the assessment id to read one from (exactly one: 400 otherwise)."""
+    given = [value for value in (body.profile, body.assessment_id) if value is not UNSET]
+    if len(given) != 1:
         raise problem(400, "invalid-field", "Invalid request field",
                       "Give either `profile` or `assessment_id`, not both and not neither", field="profile")
-    return body
+    found = given[0]
+    assert isinstance(found, Profile | str)
+    return found
 
 
 class AnalysisController(Controller):
@@ -138,15 +129,11 @@ class AnalysisController(Controller):
           "Returns the recommendation under the shocks, for each factor and direction the smallest further "
           "change that flips the decision (searched within -90%..+900% over the same model), and the cost curve "
           "under the shocks. Nothing is stored.",
-          responses=ANALYSIS_RESPONSES, operation_id="whatIf", operation_class=WhatIfOperation,
-          sync_to_thread=True, opt={**allow(ANALYSE), BODY_OPT: WhatIfRequest})
-    def what_if(self, request: Request[Any, Any, Any], services: ServicesDep) -> WhatIf:
-        body = decode_what_if(request)
-        profile = body.profile
-        if profile is None:
-            assert body.assessment_id is not None
-            profile = stored(services, request, body.assessment_id).profile
-        return Analysis(services.advisor).what_if(profile, body.shocks, body.points)
+          responses=ANALYSIS_RESPONSES, operation_id="whatIf", sync_to_thread=True, opt=allow(ANALYSE))
+    def what_if(self, data: WhatIfBody, request: Request[Any, Any, Any], services: ServicesDep) -> WhatIf:
+        given = source(data)
+        profile = given if isinstance(given, Profile) else stored(services, request, given).profile
+        return Analysis(services.advisor).what_if(profile, data.shocks, data.points)
 
     @get("/assessments/{record_id:str}/compare/{other_id:str}", summary="Compare two stored assessments",
          description="Profile fields and versions that differ, decision and strength, each option's monthly cost "

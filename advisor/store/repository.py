@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, Engine, Row, bindparam, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, literal, select
 
 from advisor.audit.integrity import listed_failure
 from advisor.audit.record import Receipt, StoredPayload, assessment_json
@@ -20,7 +22,8 @@ _payload_decoder = msgspec.json.Decoder(StoredPayload)
 
 
 class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
-    organization: str | None = None
+    organization: str | None = None  # a case-insensitive prefix of the organisation's name
+    q: str | None = None  # a case-insensitive substring of the organisation's name
     decision: str | None = None
     strength: str | None = None
     requester: str | None = None
@@ -57,6 +60,70 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         description="The record's hash in the log; null when integrity is failed")]
     integrity_problem: Annotated[str | None, msgspec.Meta(
         description="Why the record failed its check (absent when integrity is ok)")] = None
+    monthly_usd: Annotated[Decimal | None, msgspec.Meta(description=(
+        "The chosen option's monthly TCO in USD, a decimal string (absent when integrity is failed)"))] = None
+    headline: Annotated[str | None, msgspec.Meta(description=(
+        "The summary's first sentence: the decision, its strength and why (absent when integrity is failed)"))] = None
+    industry: Annotated[str | None, msgspec.Meta(description=(
+        "The profile's industry, free text (absent when the profile gives none or integrity is failed)"))] = None
+    review_status: Annotated[str | None, msgspec.Meta(description=(
+        "The board's sign-off status (absent until the record is reviewed)"))] = None
+
+
+class _Cost(msgspec.Struct):
+    monthly_usd: Decimal | None = None
+
+
+class _Options(msgspec.Struct):
+    managed: _Cost = msgspec.field(default_factory=_Cost)
+    self_hosted: _Cost = msgspec.field(default_factory=_Cost)
+    hybrid: _Cost = msgspec.field(default_factory=_Cost)
+
+
+class _Organization(msgspec.Struct):
+    industry: str | None = None
+
+
+class _Profile(msgspec.Struct):
+    organization: _Organization = msgspec.field(default_factory=_Organization)
+
+
+class _Recommendation(msgspec.Struct):
+    decision: str = ""
+    summary: str = ""
+    options: _Options = msgspec.field(default_factory=_Options)
+    profile: _Profile = msgspec.field(default_factory=_Profile)
+
+
+class _Board(msgspec.Struct):
+    """What a listing shows a board beyond the columns; msgspec skips the rest of the payload."""
+
+    recommendation: _Recommendation = msgspec.field(default_factory=_Recommendation)
+
+
+_board = msgspec.json.Decoder(_Board)
+# The first sentence ends at a full stop followed by a capital (the summary's next sentence), not at "e.g."
+# or a decimal point.
+_FIRST_SENTENCE = re.compile(r"^(.*?[.!?])\s+(?=[A-Z])", re.S)
+
+
+def headline(summary: str) -> str:
+    found = _FIRST_SENTENCE.match(summary)
+    return found.group(1) if found else summary
+
+
+def prefix_bound(prefix: str) -> str:
+    """The least string above every string that starts with ``prefix`` (in code point order)."""
+    return prefix + "\U0010ffff"
+
+
+def like_prefix(prefix: str) -> str:
+    r"""A LIKE pattern for "starts with ``prefix``", its wildcards escaped with ``\``."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def like_substring(text: str) -> str:
+    return "%" + like_prefix(text)
 
 
 def summary_of(row: Any) -> Summary:
@@ -65,7 +132,10 @@ def summary_of(row: Any) -> Summary:
     payload, leaf = values.pop("payload").encode("utf-8"), values.pop("leaf")
     reason = listed_failure(payload, values["hash"], None if leaf is None else bytes(leaf), values["seq"], values)
     if reason is None:
-        return Summary(integrity="ok", **values)
+        r = _board.decode(payload).recommendation
+        chosen: _Cost | None = getattr(r.options, r.decision, None)
+        return Summary(integrity="ok", **values, monthly_usd=None if chosen is None else chosen.monthly_usd,
+                       headline=headline(r.summary), industry=r.profile.organization.industry)
     log.error("record integrity: record %s (seq %s) listed as failed: %s", values["id"], values["seq"], reason)
     from advisor.metrics import INTEGRITY_FAILURES  # the metrics module imports the API's, which import the store
 
@@ -126,12 +196,23 @@ class Repository:
         c = records.c
         query = with_leaf(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
                           c.rules_digest, c.catalog_id, c.hash, c.payload)
-        for column, value in ((c.organization, where.organization), (c.decision, where.decision),
-                              (c.strength, where.strength), (c.requester, where.requester),
-                              (c.rules_digest, where.rules_digest)):
+        for column, value in ((c.decision, where.decision), (c.strength, where.strength),
+                              (c.requester, where.requester), (c.rules_digest, where.rules_digest)):
             if value is not None:
                 query = query.where(column == value)
         with self.engine.connect() as conn:
+            lowered = func.lower(c.organization)
+            if where.organization is not None:
+                # The database's lower() on both sides, so the match is the index's (0005_org_prefix). SQLite
+                # compares bytes, so a range serves a prefix; PostgreSQL's collation may not sort prefixes
+                # together, so LIKE (served by the index's text_pattern_ops).
+                prefix = conn.execute(select(func.lower(literal(where.organization)))).scalar_one()
+                if conn.dialect.name == "sqlite":
+                    query = query.where(lowered >= prefix, lowered < prefix_bound(prefix))
+                else:
+                    query = query.where(lowered.like(like_prefix(prefix), escape="\\"))
+            if where.q is not None:
+                query = query.where(lowered.like(func.lower(literal(like_substring(where.q))), escape="\\"))
             # created_at never decreases along seq (the writer guarantees it and verify checks it), so
             # a time window is a seq range: two index seeks, then the primary key serves the page.
             if where.created_from is not None:

@@ -42,9 +42,11 @@ class Analysis:
     def curve(self, profile: Profile, points: int = DEFAULT_POINTS, *, managed_factor: Decimal = Decimal(1),
               gpu_factor: Decimal = Decimal(1)) -> Curve:
         """The profile's cost against volume (``ProfileError`` as ``assess`` would raise it)."""
-        self.advisor.assess(profile, managed_factor=managed_factor, gpu_factor=gpu_factor)  # same errors as assess
-        return self._curve(profile, self.advisor.evaluate(profile, managed_factor=managed_factor,
-                                                          gpu_factor=gpu_factor), points, managed_factor, gpu_factor)
+        evaluation = self.advisor.evaluate(profile, managed_factor=managed_factor, gpu_factor=gpu_factor)
+        curve = self._curve(profile, evaluation, points, managed_factor, gpu_factor)
+        if any(p.profile and p.decision is None for p in curve.points):  # nothing eligible: assess says why
+            self.advisor.assess(profile, managed_factor=managed_factor, gpu_factor=gpu_factor)
+        return curve
 
     def _curve(self, profile: Profile, evaluation: Evaluation, points: int, managed_factor: Decimal,
                gpu_factor: Decimal) -> Curve:

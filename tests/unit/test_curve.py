@@ -138,3 +138,15 @@ def test_a_volume_dependent_rule_is_fired_again_at_every_point(advisor: Advisor)
             == change.before
         assert changed.assess(_at(profile, change.daily_tokens)).decision == change.after
     assert any(c.daily_tokens == 5_000_000 for c in curve.decision_changes)
+
+
+def test_a_profile_nothing_can_serve_gets_the_error_assess_gives(advisor: Advisor) -> None:
+    from advisor.analysis.service import Analysis
+
+    profile = make_profile(workload={"daily_tokens": 100_000, "capability": "frontier"},
+                           compliance={"data_residency": ["br"]})
+    with pytest.raises(ProfileError, match="no option is both allowed and priceable") as assessed:
+        advisor.assess(profile)
+    with pytest.raises(ProfileError) as curved:
+        Analysis(advisor).curve(profile)
+    assert (curved.value.field, curved.value.message) == (assessed.value.field, assessed.value.message)

@@ -36,7 +36,9 @@ ANALYSE = READ_ASSESSMENTS
 _assessment = msgspec.json.Decoder(Assessment)
 ANALYSIS_RESPONSES = {**INTEGRITY_RESPONSES, 422: PROBLEM_RESPONSES[422]}
 Points = Annotated[int, QueryParameter(ge=MIN_POINTS, le=MAX_POINTS, description=(
-    f"How many log-spaced volumes ({MIN_POINTS}..{MAX_POINTS}); the profile's own volume is added"))]
+    f"How many log-spaced volumes ({MIN_POINTS}..{MAX_POINTS}) from 1/100 to 100 times the profile's; its own "
+    "volume is added where it is not one of them"), examples=[Example(summary="a chart's worth", value=25),
+                                                          Example(summary="a coarse table", value=7)])]
 
 
 class WhatIfRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):

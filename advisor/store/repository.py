@@ -167,9 +167,17 @@ _RECORD = with_leaf(records.c.id, records.c.seq, records.c.payload, records.c.ha
 _OWN_RECORD = _RECORD.where(records.c.requester == bindparam("requester"))
 
 
+_LISTED = (records.c.id, records.c.seq, records.c.created_at, records.c.requester, records.c.organization,
+           records.c.decision, records.c.strength, records.c.rules_digest, records.c.catalog_id, records.c.hash,
+           records.c.payload)
+# A prefix this many records share is common: its page is found walking the log, not sorting the index's matches.
+PREFIX_COMMON = 5000
+
+
 class Repository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, prefix_common: int = PREFIX_COMMON) -> None:
         self.engine = engine
+        self.prefix_common = prefix_common
 
     def get(self, record_id: str, requester: str | None = None) -> bytes | None:
         """One record as served (JSON); with ``requester`` set, only if that client created it.
@@ -194,25 +202,13 @@ class Repository:
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
         c = records.c
-        query = with_leaf(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
-                          c.rules_digest, c.catalog_id, c.hash, c.payload)
-        for column, value in ((c.decision, where.decision), (c.strength, where.strength),
-                              (c.requester, where.requester), (c.rules_digest, where.rules_digest)):
-            if value is not None:
-                query = query.where(column == value)
+        conditions: list[Any] = [column == value for column, value in (
+            (c.decision, where.decision), (c.strength, where.strength), (c.requester, where.requester),
+            (c.rules_digest, where.rules_digest)) if value is not None]
+        lowered = func.lower(c.organization)
         with self.engine.connect() as conn:
-            lowered = func.lower(c.organization)
-            if where.organization is not None:
-                # The database's lower() on both sides, so the match is the index's (0005_org_prefix). SQLite
-                # compares bytes, so a range serves a prefix; PostgreSQL's collation may not sort prefixes
-                # together, so LIKE (served by the index's text_pattern_ops).
-                prefix = conn.execute(select(func.lower(literal(where.organization)))).scalar_one()
-                if conn.dialect.name == "sqlite":
-                    query = query.where(lowered >= prefix, lowered < prefix_bound(prefix))
-                else:
-                    query = query.where(lowered.like(like_prefix(prefix), escape="\\"))
             if where.q is not None:
-                query = query.where(lowered.like(func.lower(literal(like_substring(where.q))), escape="\\"))
+                conditions.append(lowered.like(func.lower(literal(like_substring(where.q))), escape="\\"))
             # created_at never decreases along seq (the writer guarantees it and verify checks it), so
             # a time window is a seq range: two index seeks, then the primary key serves the page.
             if where.created_from is not None:
@@ -220,17 +216,52 @@ class Repository:
                                      .order_by(c.created_at, c.seq).limit(1)).scalar()
                 if first is None:
                     return []
-                query = query.where(c.seq >= first)
+                conditions.append(c.seq >= first)
             if where.created_to is not None:
                 last = conn.execute(select(c.seq).where(c.created_at < where.created_to)
                                     .order_by(c.created_at.desc(), c.seq.desc()).limit(1)).scalar()
                 if last is None:
                     return []
-                query = query.where(c.seq <= last)
+                conditions.append(c.seq <= last)
             if before_seq is not None:
-                query = query.where(c.seq < before_seq)
-            query = query.order_by(c.seq.desc()).limit(limit)
+                conditions.append(c.seq < before_seq)
+            if where.organization is not None:
+                # The database's lower() on both sides, so the match is the index's (0005_org_prefix).
+                prefix = conn.execute(select(func.lower(literal(where.organization)))).scalar_one()
+                if conn.dialect.name != "sqlite":
+                    # PostgreSQL's collation may not sort a prefix's names together: LIKE, served by the index's
+                    # text_pattern_ops; its planner weighs the index against the primary key from statistics.
+                    conditions.append(lowered.like(like_prefix(prefix), escape="\\"))
+                else:
+                    return self._sqlite_prefix_page(conn, prefix, conditions, limit)
+            query = with_leaf(*_LISTED).where(*conditions).order_by(c.seq.desc()).limit(limit)
             return [summary_of(row) for row in conn.execute(query)]
+
+    def _sqlite_prefix_page(self, conn: Connection, prefix: str, conditions: list[Any], limit: int) -> list[Summary]:
+        """A prefix page on SQLite, which compares bytes: the prefix is a range of the lowered name.
+
+        SQLite has no statistics here to weigh the index against the primary key, and a wrong guess is costly
+        either way: sorting every row of a common prefix (payload and all), or walking the whole log for a rare
+        one. So it is asked first how common the prefix is (an index-only count, stopped at ``prefix_common``):
+        a rare prefix's seqs are read from the index and sorted (integers only), then their rows fetched; a
+        common prefix is found walking the log newest first, where matches come soon.
+        """
+        c = records.c
+        lowered = func.lower(c.organization)
+        in_range = (lowered >= prefix, lowered < prefix_bound(prefix))
+        seen = conn.execute(select(func.count()).select_from(
+            select(c.seq).where(*in_range).limit(self.prefix_common).subquery())).scalar_one()
+        if seen < self.prefix_common:
+            seqs = list(conn.execute(select(c.seq).where(*in_range, *conditions)
+                                     .order_by(c.seq.desc()).limit(limit)).scalars())
+            if not seqs:
+                return []
+            query = with_leaf(*_LISTED).where(c.seq.in_(seqs)).order_by(c.seq.desc())
+        else:
+            unindexed = func.lower(c.organization.concat(""))  # not the index's expression: walk by seq
+            query = with_leaf(*_LISTED).where(unindexed >= prefix, unindexed < prefix_bound(prefix),
+                                              *conditions).order_by(c.seq.desc()).limit(limit)
+        return [summary_of(row) for row in conn.execute(query)]
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:

@@ -290,3 +290,18 @@ def test_list_items_carry_the_cost_headline_and_industry(client: Client, client_
     assert item["headline"].endswith(".")
     assert item["headline"] != stored["summary"]
     assert "Estimated TCO" not in item["headline"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_both_ways_to_a_prefix_page_on_sqlite_give_the_same_pages(services: Services) -> None:
+    """A rare prefix is read from the index, a common one by walking the log: the same pages either way."""
+    from advisor.store.repository import ListFilter, Repository
+
+    by_index, by_walk = Repository(services.engine, prefix_common=10**9), Repository(services.engine, prefix_common=1)
+    for where in (ListFilter(organization="org"), ListFilter(organization="ORG 3"),
+                  ListFilter(organization="org 1", requester=REQUESTERS[1]), ListFilter(organization="nothing")):
+        for before in (None, COUNT - 3, 5):
+            first, second = by_index.page(where, before, 4), by_walk.page(where, before, 4)
+            assert first == second, where
+    assert [s.seq for s in by_walk.page(ListFilter(organization="org 3"), None, 50)] == [
+        s.seq for s in by_walk.page(ListFilter(), None, 50) if s.organization == "Org 3"] != []

@@ -22,7 +22,9 @@ from litestar.types import Middleware
 from sqlalchemy import Engine
 
 from advisor import __version__
+from advisor.analysis.service import Analysis
 from advisor.api.access import BEARER_SCHEME, PUBLIC_OPT, ApiKeyAuthenticationMiddleware, rate_limit_config, role_guard
+from advisor.api.analysis import AnalysisController
 from advisor.api.assess import AssessController
 from advisor.api.audit import AuditController
 from advisor.api.clients import ClientsController
@@ -73,7 +75,7 @@ class Services:
         provided: dict[str, Any] = {
             "settings": self.settings, "advisor": self.advisor, "db_engine": self.engine,
             "repository": self.repository, "keyring": self.keyring, "clients": self.clients,
-            "record_assessment": self.record_assessment,
+            "record_assessment": self.record_assessment, "analysis": Analysis(self.advisor),
         }
         return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
                 for name, value in provided.items()}
@@ -167,8 +169,8 @@ def create_app(settings: Settings | None = None, strategies: Strategies = Strate
     if settings.rate_limit_per_minute > 0:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
-        route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
-                        ProofController],
+        route_handlers=[AnalysisController, AssessController, AuditController, ClientsController, MetaController,
+                        MetricsController, ProofController],
         dependencies=services.dependencies(),
         middleware=middleware,
         guards=[role_guard],

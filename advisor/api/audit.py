@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
+from advisor.api.openapi_schema import STORABLE
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
 from advisor.api.strict_json import PathText, QueryText
@@ -80,13 +81,20 @@ class AuditController(Controller):
     tags = ["audit"]
 
     @get("/assessments", summary="List stored assessments, newest first", tags=["assessments"],
-         description="Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` as `cursor` to get "
-         "the next older page; records appended meanwhile never shift a page.",
+         description="Filters combine with AND; a query parameter this operation does not take is 400. Each item "
+         "carries the chosen option's monthly cost, the summary's first sentence and the industry. Pages are "
+         "keyset-paginated: pass `next_cursor` as `cursor` to get the next older page; records appended meanwhile "
+         "never shift a page.",
          responses=READ_RESPONSES, operation_id="listAssessments", sync_to_thread=True,
          opt=allow(READ_ASSESSMENTS))
     def list_assessments(
         self, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
-        organization: QueryText = None,
+        organization: Annotated[str | None, QueryParameter(pattern=STORABLE, max_length=200, description=(
+            "Organisations whose name starts with this, in any case (`acme` lists Acme Health and ACME Corp); "
+            "case is folded as the database's lower() folds it: on SQLite only A-Z"))] = None,
+        q: Annotated[str | None, QueryParameter(pattern=STORABLE, max_length=200, description=(
+            "Organisations whose name contains this, in any case (reads every record it passes over: combine it "
+            "with a narrower filter on a large log)"))] = None,
         decision: FromQuery[Literal["managed", "self_hosted", "hybrid"] | None] = None,
         strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
         requester: QueryText = None,
@@ -99,7 +107,7 @@ class AuditController(Controller):
                                                       pattern=r"^[0-9]*[1-9][0-9]*$", max_length=18)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
     ) -> AssessmentPage:
-        where = scoped(ListFilter(organization=organization, decision=decision, strength=strength,
+        where = scoped(ListFilter(organization=organization, q=q, decision=decision, strength=strength,
                                   requester=requester, rules_digest=rules_digest,
                                   created_from=stored_time(created_from, "created_from"),
                                   created_to=stored_time(created_to, "created_to")),

@@ -240,14 +240,42 @@ def body_type(request: Request[Any, Any, Any]) -> type | None:
     return annotation if isinstance(annotation, type) else None
 
 
+# Handler parameters Litestar fills from the request itself, never from the query string.
+_RESERVED = frozenset({"request", "data", "state", "scope", "socket", "headers", "cookies", "query", "body"})
+
+
 def query_parameters(request: Request[Any, Any, Any]) -> dict[str, FieldDefinition]:
-    """The route's parameters by the name a client sends: ``QueryParameter(name="from")`` is ``from``."""
+    """The route's query parameters by the name a client sends: ``QueryParameter(name="from")`` is ``from``.
+
+    Path parameters, headers, cookies, dependencies and the request itself are not query parameters."""
+    handler = request.route_handler
+    skip = _RESERVED | set(request.path_params) | set(handler.resolve_dependencies())
     found: dict[str, FieldDefinition] = {}
-    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+    for name, field in handler.parsed_fn_signature.parameters.items():
         kwarg = field.kwarg_definition
+        if name in skip or (isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie)):
+            continue
         alias = (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
         found[alias or name] = field
     return found
+
+
+def is_docs(request: Request[Any, Any, Any]) -> bool:
+    """A request for the OpenAPI documents and UIs (under the docs path), which Litestar serves itself."""
+    config = request.app.openapi_config
+    return bool(config is not None and config.path
+                and (request.url.path + "/").startswith(config.path.rstrip("/") + "/"))
+
+
+def refuse_unknown_query(request: Request[Any, Any, Any], declared: dict[str, FieldDefinition]) -> None:
+    """A query parameter the route does not take is a 400 naming it: a misspelt filter must not quietly list
+    everything."""
+    unknown = [name for name in request.query_params if name not in declared]
+    if unknown:
+        names = ", ".join(f"`{shown(n)}`" for n in unknown)
+        takes = ", ".join(f"`{n}`" for n in sorted(declared)) or "none"
+        raise problem(400, "unknown-parameter", "Unknown query parameter",
+                      f"Unknown query parameter(s) {names}; this operation takes: {takes}", field=shown(unknown[0]))
 
 
 def is_integer(field: FieldDefinition) -> bool:
@@ -263,12 +291,14 @@ def screen_query(request: Request[Any, Any, Any]) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, str):
             refuse_unstorable(name, value, "Path parameter")
-    declared = query_parameters(request)
     for name, values in request.query_params.dict().items():
         for value in (name, *values):
             refuse_unstorable(name, value, "Query parameter")
-        if name not in declared:
-            continue
+    if is_docs(request):
+        return
+    declared = query_parameters(request)
+    refuse_unknown_query(request, declared)
+    for name, values in request.query_params.dict().items():
         if len(values) > 1:
             raise problem(400, "duplicate-field", "Duplicate field",
                           f"Query parameter `{name}` is given {len(values)} times; give it once", field=name)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, Engine, Row, bindparam, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, literal, select
 
 from advisor.audit.integrity import listed_failure
 from advisor.audit.record import Receipt, StoredPayload, assessment_json
@@ -21,7 +23,8 @@ _payload_decoder = msgspec.json.Decoder(StoredPayload)
 
 
 class ListFilter(msgspec.Struct, frozen=True, kw_only=True):
-    organization: str | None = None
+    organization: str | None = None  # a case-insensitive prefix of the organisation's name
+    q: str | None = None  # a case-insensitive substring of the organisation's name
     decision: str | None = None
     strength: str | None = None
     requester: str | None = None
@@ -58,6 +61,70 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         description="The record's hash in the log; null when integrity is failed")]
     integrity_problem: Annotated[str | None, msgspec.Meta(
         description="Why the record failed its check (absent when integrity is ok)")] = None
+    monthly_usd: Annotated[Decimal | None, msgspec.Meta(description=(
+        "The chosen option's monthly TCO in USD, a decimal string (absent when integrity is failed)"))] = None
+    headline: Annotated[str | None, msgspec.Meta(description=(
+        "The summary's first sentence: the decision, its strength and why (absent when integrity is failed)"))] = None
+    industry: Annotated[str | None, msgspec.Meta(description=(
+        "The profile's industry, free text (absent when the profile gives none or integrity is failed)"))] = None
+    review_status: Annotated[str | None, msgspec.Meta(description=(
+        "The board's sign-off status (absent until the record is reviewed)"))] = None
+
+
+class _Cost(msgspec.Struct):
+    monthly_usd: Decimal | None = None
+
+
+class _Options(msgspec.Struct):
+    managed: _Cost = msgspec.field(default_factory=_Cost)
+    self_hosted: _Cost = msgspec.field(default_factory=_Cost)
+    hybrid: _Cost = msgspec.field(default_factory=_Cost)
+
+
+class _Organization(msgspec.Struct):
+    industry: str | None = None
+
+
+class _Profile(msgspec.Struct):
+    organization: _Organization = msgspec.field(default_factory=_Organization)
+
+
+class _Recommendation(msgspec.Struct):
+    decision: str = ""
+    summary: str = ""
+    options: _Options = msgspec.field(default_factory=_Options)
+    profile: _Profile = msgspec.field(default_factory=_Profile)
+
+
+class _Board(msgspec.Struct):
+    """What a listing shows a board beyond the columns; msgspec skips the rest of the payload."""
+
+    recommendation: _Recommendation = msgspec.field(default_factory=_Recommendation)
+
+
+_board = msgspec.json.Decoder(_Board)
+# The first sentence ends at a full stop followed by a capital (the summary's next sentence), not at "e.g."
+# or a decimal point.
+_FIRST_SENTENCE = re.compile(r"^(.*?[.!?])\s+(?=[A-Z])", re.S)
+
+
+def headline(summary: str) -> str:
+    found = _FIRST_SENTENCE.match(summary)
+    return found.group(1) if found else summary
+
+
+def prefix_bound(prefix: str) -> str:
+    """The least string above every string that starts with ``prefix`` (in code point order)."""
+    return prefix + "\U0010ffff"
+
+
+def like_prefix(prefix: str) -> str:
+    r"""A LIKE pattern for "starts with ``prefix``", its wildcards escaped with ``\``."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def like_substring(text: str) -> str:
+    return "%" + like_prefix(text)
 
 
 def summary_of(row: Any) -> Summary:
@@ -66,7 +133,10 @@ def summary_of(row: Any) -> Summary:
     payload, leaf = values.pop("payload").encode("utf-8"), values.pop("leaf")
     reason = listed_failure(payload, values["hash"], None if leaf is None else bytes(leaf), values["seq"], values)
     if reason is None:
-        return Summary(integrity="ok", **values)
+        r = _board.decode(payload).recommendation
+        chosen: _Cost | None = getattr(r.options, r.decision, None)
+        return Summary(integrity="ok", **values, monthly_usd=None if chosen is None else chosen.monthly_usd,
+                       headline=headline(r.summary), industry=r.profile.organization.industry)
     log.error("record integrity: record %s (seq %s) listed as failed: %s", values["id"], values["seq"], reason)
     INTEGRITY_FAILURES.labels(kind="record-integrity").inc()
     return Summary(id=values["id"], seq=values["seq"], integrity="failed", created_at=None, requester=None,
@@ -96,9 +166,17 @@ _RECORD = with_leaf(records.c.id, records.c.seq, records.c.payload, records.c.ha
 _OWN_RECORD = _RECORD.where(records.c.requester == bindparam("requester"))
 
 
+_LISTED = (records.c.id, records.c.seq, records.c.created_at, records.c.requester, records.c.organization,
+           records.c.decision, records.c.strength, records.c.rules_digest, records.c.catalog_id, records.c.hash,
+           records.c.payload)
+# A prefix this many records share is common: its page is found walking the log, not sorting the index's matches.
+PREFIX_COMMON = 5000
+
+
 class Repository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, prefix_common: int = PREFIX_COMMON) -> None:
         self.engine = engine
+        self.prefix_common = prefix_common
 
     def get(self, record_id: str, requester: str | None = None) -> bytes | None:
         """One record as served (JSON); with ``requester`` set, only if that client created it.
@@ -123,14 +201,13 @@ class Repository:
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
         c = records.c
-        query = with_leaf(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
-                          c.rules_digest, c.catalog_id, c.hash, c.payload)
-        for column, value in ((c.organization, where.organization), (c.decision, where.decision),
-                              (c.strength, where.strength), (c.requester, where.requester),
-                              (c.rules_digest, where.rules_digest)):
-            if value is not None:
-                query = query.where(column == value)
+        conditions: list[Any] = [column == value for column, value in (
+            (c.decision, where.decision), (c.strength, where.strength), (c.requester, where.requester),
+            (c.rules_digest, where.rules_digest)) if value is not None]
+        lowered = func.lower(c.organization)
         with self.engine.connect() as conn:
+            if where.q is not None:
+                conditions.append(lowered.like(func.lower(literal(like_substring(where.q))), escape="\\"))
             # created_at never decreases along seq (the writer guarantees it and verify checks it), so
             # a time window is a seq range: two index seeks, then the primary key serves the page.
             if where.created_from is not None:
@@ -138,17 +215,52 @@ class Repository:
                                      .order_by(c.created_at, c.seq).limit(1)).scalar()
                 if first is None:
                     return []
-                query = query.where(c.seq >= first)
+                conditions.append(c.seq >= first)
             if where.created_to is not None:
                 last = conn.execute(select(c.seq).where(c.created_at < where.created_to)
                                     .order_by(c.created_at.desc(), c.seq.desc()).limit(1)).scalar()
                 if last is None:
                     return []
-                query = query.where(c.seq <= last)
+                conditions.append(c.seq <= last)
             if before_seq is not None:
-                query = query.where(c.seq < before_seq)
-            query = query.order_by(c.seq.desc()).limit(limit)
+                conditions.append(c.seq < before_seq)
+            if where.organization is not None:
+                # The database's lower() on both sides, so the match is the index's (0005_org_prefix).
+                prefix = conn.execute(select(func.lower(literal(where.organization)))).scalar_one()
+                if conn.dialect.name != "sqlite":
+                    # PostgreSQL's collation may not sort a prefix's names together: LIKE, served by the index's
+                    # text_pattern_ops; its planner weighs the index against the primary key from statistics.
+                    conditions.append(lowered.like(like_prefix(prefix), escape="\\"))
+                else:
+                    return self._sqlite_prefix_page(conn, prefix, conditions, limit)
+            query = with_leaf(*_LISTED).where(*conditions).order_by(c.seq.desc()).limit(limit)
             return [summary_of(row) for row in conn.execute(query)]
+
+    def _sqlite_prefix_page(self, conn: Connection, prefix: str, conditions: list[Any], limit: int) -> list[Summary]:
+        """A prefix page on SQLite, which compares bytes: the prefix is a range of the lowered name.
+
+        SQLite has no statistics here to weigh the index against the primary key, and a wrong guess is costly
+        either way: sorting every row of a common prefix (payload and all), or walking the whole log for a rare
+        one. So it is asked first how common the prefix is (an index-only count, stopped at ``prefix_common``):
+        a rare prefix's seqs are read from the index and sorted (integers only), then their rows fetched; a
+        common prefix is found walking the log newest first, where matches come soon.
+        """
+        c = records.c
+        lowered = func.lower(c.organization)
+        in_range = (lowered >= prefix, lowered < prefix_bound(prefix))
+        seen = conn.execute(select(func.count()).select_from(
+            select(c.seq).where(*in_range).limit(self.prefix_common).subquery())).scalar_one()
+        if seen < self.prefix_common:
+            seqs = list(conn.execute(select(c.seq).where(*in_range, *conditions)
+                                     .order_by(c.seq.desc()).limit(limit)).scalars())
+            if not seqs:
+                return []
+            query = with_leaf(*_LISTED).where(c.seq.in_(seqs)).order_by(c.seq.desc())
+        else:
+            unindexed = func.lower(c.organization.concat(""))  # not the index's expression: walk by seq
+            query = with_leaf(*_LISTED).where(unindexed >= prefix, unindexed < prefix_bound(prefix),
+                                              *conditions).order_by(c.seq.desc()).limit(limit)
+        return [summary_of(row) for row in conn.execute(query)]
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -52,6 +53,8 @@ Index("ix_records_created_at", records.c.created_at)
 Index("ix_records_strength_seq", records.c.strength, records.c.seq)
 Index("ix_records_rules_digest_seq", records.c.rules_digest, records.c.seq)
 Index("ix_records_org_decision_seq", records.c.organization, records.c.decision, records.c.seq)
+# The listing's case-insensitive organisation prefix filter (0005_org_prefix; text_pattern_ops on PostgreSQL).
+Index("ix_records_org_lower_seq", func.lower(records.c.organization), records.c.seq)
 
 chain_head = Table(
     "chain_head",

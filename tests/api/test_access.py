@@ -45,6 +45,10 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/clients/{client_id}"): frozenset({Role.ADMIN}),
     ("POST", "/clients/{client_id}/revoke"): frozenset({Role.ADMIN}),
     ("GET", "/metrics"): frozenset({Role.MONITOR, Role.ADMIN}),
+    # The review board's analysis (an assessor only over its own records: 404 for another's, as on reads).
+    ("GET", "/assessments/{record_id}/curve"): READERS,
+    ("GET", "/assessments/{record_id}/compare/{other_id}"): READERS,
+    ("POST", "/what-if"): READERS,
 }
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/.well-known/jwks.json"), ("GET", "/docs"),
           ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/scalar"), ("GET", "/docs/{path}"),
@@ -61,9 +65,11 @@ def app_routes(app: Litestar) -> set[tuple[str, str]]:
 
 
 def request(client: Client, method: str, path: str, record_id: str) -> int:
-    concrete = path.format(record_id=record_id, catalog_id="sourced-2026-12", client_id="cl-0000000000000000")
-    if method == "POST" and path == "/assess":
-        return client.post(concrete, json=profile_dict()).status_code
+    concrete = path.format(record_id=record_id, other_id=record_id, catalog_id="sourced-2026-12",
+                           client_id="cl-0000000000000000")
+    if method == "POST" and path in ("/assess", "/what-if"):
+        body = profile_dict() if path == "/assess" else {"profile": profile_dict()}
+        return client.post(concrete, json=body).status_code
     if method == "POST" and path == "/clients":
         return client.post(concrete, json={"name": "matrix", "role": "reviewer"}).status_code
     return client.request(method, concrete).status_code

@@ -73,17 +73,23 @@ def test_listing_is_newest_first_and_pages_without_overlap(services: Services, a
     assert len(first["items"]) == COUNT  # default limit 50
     assert first["next_cursor"] is None
     assert set(first["items"][0]) == {"id", "seq", "created_at", "requester", "organization", "decision",
-                                      "strength", "rules_digest", "catalog_id", "hash", "integrity"}
+                                      "strength", "rules_digest", "catalog_id", "hash", "integrity", "monthly_usd",
+                                      "headline"}  # no industry in these profiles, no review yet
 
 
 def test_listing_filters(services: Services, auditor: Client) -> None:
     everything = walk(auditor)
-    for name, value in (("organization", "Org 1"), ("requester", REQUESTERS[2]),
+    for name, value in (("requester", REQUESTERS[2]),
                         ("decision", everything[3]["decision"]), ("strength", everything[5]["strength"]),
                         ("rules_digest", everything[0]["rules_digest"])):
         expected = [i["seq"] for i in everything if i[name] == value]
         assert expected, name
         assert [i["seq"] for i in walk(auditor, **{name: value}, limit=4)] == expected, name
+    # organization: a case-insensitive prefix
+    expected = [i["seq"] for i in everything if i["organization"] == "Org 1"]
+    assert expected
+    assert [i["seq"] for i in walk(auditor, organization="oRG 1", limit=4)] == expected
+    assert [i["seq"] for i in walk(auditor, organization="org")] == [i["seq"] for i in everything]
     both = walk(auditor, organization="Org 2", requester=REQUESTERS[0])
     assert [i["seq"] for i in both] == [i["seq"] for i in everything
                                         if i["organization"] == "Org 2" and i["requester"] == REQUESTERS[0]]
@@ -245,3 +251,58 @@ def test_concurrent_posts_leave_one_chain_with_every_acknowledged_record(app: Li
     for response in responses:
         body = response.json()
         assert stored[body["id"]] == (body["receipt"]["seq"], body["receipt"]["hash"])
+
+
+@pytest.mark.parametrize("settings", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_board_can_find_organisations_by_prefix_and_substring(client: Client,
+                                                                 client_as: Callable[..., Client]) -> None:
+    names = ["Acme Health", "ACME Corp", "acmeville", "Northwind Acme", "Ac_me 100%", "Acorn", "Über Acme"]
+    for name in names:
+        assert client.post("/assess", json=profile_dict(organization={"name": name})).status_code == 201
+    reviewer = client_as("reviewer")
+
+    def listed(**params: str) -> list[str]:
+        response = reviewer.get("/assessments", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(i["organization"] for i in response.json()["items"])
+
+    assert listed(organization="acme") == ["ACME Corp", "Acme Health", "acmeville"]
+    assert listed(organization="ACME H") == ["Acme Health"]
+    assert listed(organization="ac_") == ["Ac_me 100%"]  # LIKE wildcards are literal
+    assert listed(organization="Ac%") == []
+    assert listed(organization="Über") == ["Über Acme"]
+    # Case is folded by the database's lower(): PostgreSQL folds every letter, SQLite only A-Z (documented).
+    unicode_folded = client.app.state.services.engine.dialect.name == "postgresql"
+    assert listed(organization="über") == (["Über Acme"] if unicode_folded else [])
+    assert listed(q="ACME") == sorted(["ACME Corp", "Acme Health", "Northwind Acme", "Über Acme", "acmeville"])
+    assert listed(q="100%") == ["Ac_me 100%"]
+    assert listed(q="e_1") == []
+    assert listed(q="me", organization="north") == ["Northwind Acme"]
+
+
+def test_list_items_carry_the_cost_headline_and_industry(client: Client, client_as: Callable[..., Client]) -> None:
+    record = client.post("/assess", json=profile_dict(organization={"name": "Board Co", "industry": "health"}))
+    assert record.status_code == 201
+    stored = record.json()
+    item = client_as("reviewer").get("/assessments", params={"organization": "board"}).json()["items"][0]
+    assert item["monthly_usd"] == stored["options"][stored["decision"]]["monthly_usd"]
+    assert item["industry"] == "health"
+    assert stored["summary"].startswith(item["headline"])
+    assert item["headline"].endswith(".")
+    assert item["headline"] != stored["summary"]
+    assert "Estimated TCO" not in item["headline"]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_both_ways_to_a_prefix_page_on_sqlite_give_the_same_pages(services: Services) -> None:
+    """A rare prefix is read from the index, a common one by walking the log: the same pages either way."""
+    from advisor.store.repository import ListFilter, Repository
+
+    by_index, by_walk = Repository(services.engine, prefix_common=10**9), Repository(services.engine, prefix_common=1)
+    for where in (ListFilter(organization="org"), ListFilter(organization="ORG 3"),
+                  ListFilter(organization="org 1", requester=REQUESTERS[1]), ListFilter(organization="nothing")):
+        for before in (None, COUNT - 3, 5):
+            first, second = by_index.page(where, before, 4), by_walk.page(where, before, 4)
+            assert first == second, where
+    assert [s.seq for s in by_walk.page(ListFilter(organization="org 3"), None, 50)] == [
+        s.seq for s in by_walk.page(ListFilter(), None, 50) if s.organization == "Org 3"] != []

@@ -14,7 +14,7 @@ from advisor.audit.merkle import leaf_hash, root_of
 from advisor.audit.verify import Anchor, StoredRecord, verify_records
 from advisor.domain.recommendation import Recommendation
 from tests.factories import make_profile
-from tests.unit.test_verify import LOG, TAMPERS, chain, check, jwk_of, jwks_of
+from tests.integration.test_verify import LOG, TAMPERS, chain, check, jwk_of, jwks_of
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,9 @@ from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
+from advisor.api.reassess import ReassessController
 from advisor.api.strict_json import screen_request
+from advisor.application.reassess import Replayer
 from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
 from advisor.auth.middleware import (
@@ -44,6 +46,7 @@ from advisor.metrics import MetricsController, observe_commit, prometheus_config
 from advisor.settings import Settings
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
+from advisor.store.versions import VersionStore
 from advisor.store.writer import Appender, ChainWriter, begin_locked
 from advisor.store.writer_process import WriterProcess, wants_writer_process
 
@@ -60,8 +63,10 @@ def build_services(settings: Settings) -> Services:
     else:
         writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit)
     advisor = build_advisor(settings)
+    versions = VersionStore(engine)
     return Services(settings=settings, advisor=advisor, evaluator=make_evaluator(settings, advisor), engine=engine,
-                    repository=Repository(engine), writer=writer, keyring=keyring)
+                    repository=Repository(engine), writer=writer, keyring=keyring, versions=versions,
+                    replayer=Replayer(advisor, versions, known=[advisor.rulebook]))
 
 
 def ensure_signing_key(services: Services) -> None:
@@ -101,6 +106,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ensure_signing_key(services)
         except Exception as exc:  # e.g. schema not migrated yet: /ready reports it, appends answer 503
             log.warning("no signing key registered at start-up: %s", type(exc).__name__)
+        try:  # before any record names them: the rules and catalogs this server loaded are kept by digest
+            services.versions.keep(services.advisor.rulebook, services.advisor.catalogs.values())
+        except Exception as exc:  # schema not migrated yet: /ready reports it
+            log.warning("rule and catalog versions not kept at start-up: %s", type(exc).__name__)
         await services.writer.start_serving()
         await services.evaluator.start()
 
@@ -119,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
-                        ProofController],
+                        ProofController, ReassessController],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],

@@ -130,3 +130,22 @@ tree_heads = Table(
     Column("key_id", String(64), nullable=False),
     Column("note", Text, nullable=False),
 )
+
+# Kept versions (revision 0005), content-addressed by the digests records name: a rulebook's files as a
+# JSON object (stem -> text) and a catalog file's text, stored the first time a server loads them.
+rulebook_versions = Table(
+    "rulebook_versions",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("files", Text, nullable=False),
+    Column("first_seen", String(32), nullable=False),
+)
+
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("catalog_id", String(64), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("first_seen", String(32), nullable=False),
+)

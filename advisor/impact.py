@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from advisor.application.reassess import Replayer
 from advisor.audit.integrity import listed_failure
-from advisor.audit.record import SignedPayload
+from advisor.audit.record import StoredPayload
 from advisor.domain.drift import Drift
 from advisor.domain.recommendation import Recommendation
 from advisor.evaluators import build_advisor
@@ -52,7 +52,8 @@ class _Head(msgspec.Struct):
 
 
 _chain = msgspec.json.Decoder(_Head)
-_payload = msgspec.json.Decoder(SignedPayload)
+_payload = msgspec.json.Decoder(StoredPayload)
+_recommendation = msgspec.json.Decoder(Recommendation)
 
 
 class Example(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,14 +98,15 @@ class Report(msgspec.Struct, kw_only=True):
     seconds: float = 0.0
 
 
-def _matches(where: ListFilter, rec: Recommendation, requester: str, created_at: str) -> bool:
-    """The chain head against the GET /assessments filters (organization is already applied in SQL)."""
-    return ((where.decision is None or rec.decision == where.decision)
-            and (where.strength is None or rec.strength == where.strength)
-            and (where.requester is None or requester == where.requester)
-            and (where.rules_digest is None or rec.versions.rules_digest == where.rules_digest)
-            and (where.created_from is None or created_at >= where.created_from)
-            and (where.created_to is None or created_at < where.created_to))
+def _matches(where: ListFilter, row: Any) -> bool:
+    """A chain head's columns (checked against its signed bytes) against the GET /assessments filters; the
+    organization is applied in SQL (a chain keeps its profile, so its organisation)."""
+    return ((where.decision is None or row.decision == where.decision)
+            and (where.strength is None or row.strength == where.strength)
+            and (where.requester is None or row.requester == where.requester)
+            and (where.rules_digest is None or row.rules_digest == where.rules_digest)
+            and (where.created_from is None or row.created_at >= where.created_from)
+            and (where.created_to is None or row.created_at < where.created_to))
 
 
 def stream(engine: Engine, organization: str | None, batch: int = BATCH) -> Iterator[Any]:
@@ -132,7 +134,7 @@ class Impact:
         self.proposed = proposed
         self.replayer = replayer
         self.cache_size = cache_size
-        self._cache: OrderedDict[bytes, Drift | str] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[Drift | str, Recommendation]] = OrderedDict()
         self.report = Report(rules_digest=proposed.rulebook.digest,
                              catalogs={c.id: c.digest for c in proposed.catalogs.values()})
         self._flips: Counter[tuple[str, str]] = Counter()
@@ -140,21 +142,21 @@ class Impact:
         self._by_rule: Counter[str] = Counter()
         self._by_org: Counter[str] = Counter()
 
-    def _drift(self, signed: SignedPayload, raw: bytes) -> Drift | str:
-        key = sha256(raw).digest()  # equal stored recommendations replay equally: replay each once
+    def _drift(self, recommendation: bytes) -> tuple[Drift | str, Recommendation]:
+        key = sha256(recommendation).digest()  # equal stored recommendations replay equally: replay each once
         found = self._cache.get(key)
         if found is not None:
             self._cache.move_to_end(key)
             return found
-        before = signed.recommendation
+        before = _recommendation.decode(recommendation)
         try:
             result: Drift | str = self.replayer.replay(before).drift
         except ProfileError as exc:
             result = f"{exc.field}: {exc.message}"
-        self._cache[key] = result
+        self._cache[key] = (result, before)
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return result
+        return result, before
 
     def run(self, rows: Iterator[Any], where: ListFilter, tick: Callable[[int], None] = lambda n: None) -> Report:
         started = time.perf_counter()
@@ -177,22 +179,22 @@ class Impact:
                 superseded.discard(row.id)  # a chain has one link into each record: it is not needed again
                 report.superseded += 1
                 continue
-            signed = _payload.decode(raw)
-            if not _matches(where, signed.recommendation, signed.requester, signed.created_at):
+            if not _matches(where, row):
                 report.filtered_out += 1
                 continue
             report.chains += 1
-            self._count(signed, self._drift(signed, raw))
+            drift, before = self._drift(bytes(_payload.decode(raw).recommendation))
+            self._count(row.id, before, drift)
         report.seconds = time.perf_counter() - started
         return self._finish()
 
-    def _count(self, signed: SignedPayload, drift: Drift | str) -> None:
+    def _count(self, record_id: str, before: Recommendation, drift: Drift | str) -> None:
         report = self.report
-        org = signed.recommendation.profile.organization.name
+        org = before.profile.organization.name
         if isinstance(drift, str):
             report.not_assessable += 1
             if len(report.not_assessable_examples) < EXAMPLES:
-                report.not_assessable_examples.append(f"{signed.id}: {drift}")
+                report.not_assessable_examples.append(f"{record_id}: {drift}")
             return
         chosen_before = next(o.before for o in drift.options if o.option == drift.decision_before)
         chosen_after = next(o.after for o in drift.options if o.option == drift.decision_after)
@@ -219,7 +221,7 @@ class Impact:
         self._by_org[org] += 1
         examples = self._examples.setdefault(pair, [])
         if len(examples) < EXAMPLES:
-            examples.append(Example(id=signed.id, organization=org, before=pair[0], after=pair[1], cause=cause,
+            examples.append(Example(id=record_id, organization=org, before=pair[0], after=pair[1], cause=cause,
                                     rules=rules, monthly_change=change))
 
     def _finish(self) -> Report:

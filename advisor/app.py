@@ -28,6 +28,7 @@ from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
 from advisor.api.reassess import ReassessController
+from advisor.api.reassess_examples import DRIFT_EXAMPLES
 from advisor.api.strict_json import screen_request
 from advisor.application.reassess import Replayer
 from advisor.audit.keyring import KeyRing
@@ -39,6 +40,7 @@ from advisor.auth.middleware import (
     rate_limit_config,
     role_guard,
 )
+from advisor.domain.drift import Drift
 from advisor.domain.profile import Profile
 from advisor.evaluators import build_advisor, make_evaluator
 from advisor.logs import RequestContextMiddleware, stamp_response
@@ -135,7 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=screen_request,
         before_send=[stamp_response],
         logging_config=None,  # logging is configured by `advisor serve` (JSON lines), not by Litestar
-        plugins=[problem_plugin(), StrictStructSchemaPlugin(examples={Profile: list(PROFILE_EXAMPLES.values())})],
+        plugins=[problem_plugin(), StrictStructSchemaPlugin(examples={
+            Profile: list(PROFILE_EXAMPLES.values()), Drift: DRIFT_EXAMPLES})],
         exception_handlers={Exception: internal_error},
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,

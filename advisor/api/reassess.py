@@ -72,7 +72,7 @@ async def _render(services: Services, new_id: str) -> tuple[bytes, dict[str, str
     new = stored_assessment(new_body)
     assert new.supersedes is not None
     before = await _stored(services, new.supersedes, None)
-    drift = services.replayer.drift(before, new)
+    drift = await anyio.to_thread.run_sync(services.replayer.drift, before, new)
     return b'{"assessment":%s,"drift":%s}' % (new_body, _encoder.encode(drift)), {}
 
 
@@ -102,14 +102,16 @@ class ReassessController(Controller):
         principal = principal_of(request)
         before = await _stored(services, record_id, None if principal.reads_all else principal.client_id)
         if dry_run:
-            replayed = services.replayer.replay(before)
+            # In a worker thread: an evaluation (and the old rules' replay) is CPU work, not the event loop's.
+            replayed = await anyio.to_thread.run_sync(services.replayer.replay, before)
             again = msgspec.structs.replace(replayed.recommendation, supersedes=record_id)
             body = _encoder.encode(DryRunReassessment(recommendation=again, drift=replayed.drift))
             return Response(cast(Any, body), status_code=200, media_type=ContentType.JSON)
         requester = principal.client_id
 
         async def append(new_id: str, completion: Completion | None = None) -> Appended:
-            again = msgspec.structs.replace(services.advisor.assess(before.profile), supersedes=record_id)
+            today = await anyio.to_thread.run_sync(services.advisor.assess, before.profile)
+            again = msgspec.structs.replace(today, supersedes=record_id)
             appended = await services.writer.append(Draft(
                 id=new_id, requester=requester, recommendation_raw=recommendation_bytes(again),
                 columns=Columns.of(again), completion=completion, request_id=request_id_var.get()))

@@ -7,6 +7,7 @@ rulebook comes from the kept versions (``store/versions.py``), is built once per
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -51,11 +52,16 @@ class Replayer:
         self.known = {book.digest: book for book in known}
         self.cache_size = cache_size
         self._bridges: OrderedDict[str, Advisor | str] = OrderedDict()
+        self._lock = threading.Lock()  # requests replay in worker threads; a rulebook is built once
 
     def _bridge_advisor(self, digest: str) -> Advisor | str:
         """An advisor with the rules of ``digest`` and the current catalogs, or why there is none."""
         if digest == self.current.rulebook.digest:
             return self.current
+        with self._lock:
+            return self._bridge_locked(digest)
+
+    def _bridge_locked(self, digest: str) -> Advisor | str:
         if digest in self._bridges:
             self._bridges.move_to_end(digest)
             return self._bridges[digest]

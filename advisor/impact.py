@@ -19,7 +19,6 @@ from hashlib import sha256
 from typing import Any, TextIO
 
 import msgspec
-from sqlalchemy import Engine, select
 
 from advisor.application.reassess import Replayer
 from advisor.audit.integrity import listed_failure
@@ -30,9 +29,8 @@ from advisor.evaluators import build_advisor
 from advisor.rulebook import RulebookError, load_rulebook
 from advisor.service import Advisor, ProfileError
 from advisor.settings import Settings
-from advisor.store.integrity import with_leaf
+from advisor.store.chains import RecordStream
 from advisor.store.repository import ListFilter
-from advisor.store.tables import records
 from advisor.store.versions import VersionStore
 
 EXIT_NO_FLIP, EXIT_USAGE, EXIT_FLIPS = 0, 2, 3
@@ -107,24 +105,6 @@ def _matches(where: ListFilter, row: Any) -> bool:
             and (where.rules_digest is None or row.rules_digest == where.rules_digest)
             and (where.created_from is None or row.created_at >= where.created_from)
             and (where.created_to is None or row.created_at < where.created_to))
-
-
-def stream(engine: Engine, organization: str | None, batch: int = BATCH) -> Iterator[Any]:
-    """Every record, newest first, in keyset batches (``payload``, ``hash`` and the stored ``leaf``)."""
-    c = records.c
-    query = with_leaf(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
-                      c.rules_digest, c.catalog_id, c.hash, c.payload)
-    if organization is not None:
-        query = query.where(c.organization == organization)
-    before: int | None = None
-    while True:
-        page = query if before is None else query.where(c.seq < before)
-        with engine.connect() as conn:
-            rows = conn.execute(page.order_by(c.seq.desc()).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        before = rows[-1].seq
 
 
 class Impact:
@@ -322,15 +302,9 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings)
     try:
         replayer = Replayer(proposed, VersionStore(engine), known=current)
-        with engine.connect() as conn:
-            from sqlalchemy import func
-
-            query = select(func.count()).select_from(records)
-            if where.organization is not None:
-                query = query.where(records.c.organization == where.organization)
-            total = int(conn.execute(query).scalar_one())
-        tick: Callable[[int], None] = (lambda n: None) if args.no_progress else Progress(total, sys.stderr)
-        report = Impact(proposed, replayer).run(stream(engine, where.organization), where, tick)
+        records = RecordStream(engine, where.organization)
+        tick: Callable[[int], None] = (lambda n: None) if args.no_progress else Progress(records.count(), sys.stderr)
+        report = Impact(proposed, replayer).run(records.newest_first(BATCH), where, tick)
     finally:
         engine.dispose()
     if args.json:

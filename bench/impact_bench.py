@@ -62,7 +62,8 @@ def phase(name: str, db: Path, count: int) -> dict[str, Any]:
         else:
             from advisor.application.reassess import Replayer
             from advisor.evaluators import build_advisor
-            from advisor.impact import Impact, stream
+            from advisor.impact import Impact
+            from advisor.store.chains import RecordStream
             from advisor.store.repository import ListFilter
             from advisor.store.versions import VersionStore
             from bench.audit_log import settings_for
@@ -74,7 +75,7 @@ def phase(name: str, db: Path, count: int) -> dict[str, Any]:
             current = build_advisor(settings).rulebook
             impact = Impact(proposed, Replayer(proposed, VersionStore(engine), known=[current]),
                             cache_size=0 if name == "impact uncached" else 4096)
-            report = impact.run(itertools.islice(stream(engine, None), count), ListFilter())
+            report = impact.run(itertools.islice(RecordStream(engine).newest_first(), count), ListFilter())
             engine.dispose()
             seconds, done = report.seconds, report.records_read
     return {"phase": name, "records": done, "seconds": seconds, "per_s": done / seconds,

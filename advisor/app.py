@@ -34,10 +34,14 @@ from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
+from advisor.api.reassess import ReassessController
+from advisor.api.reassess_examples import DRIFT_EXAMPLES
 from advisor.api.strict_json import screen_request
 from advisor.application.evaluate import Advisor
+from advisor.application.reassess import Replayer
 from advisor.application.record_assessment import AssessmentRecorder
 from advisor.auth.clients import ClientStore
+from advisor.domain.drift import Drift
 from advisor.domain.profile import Profile
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import assessment_stored, observe_commit
@@ -47,6 +51,7 @@ from advisor.store.database import chain_locked, is_sqlite, make_engine, normali
 from advisor.store.idempotency import IdempotencyStore
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
+from advisor.store.versions import VersionStore
 from advisor.store.writer import Appender, BatchAppend, ChainWriter, append_batch
 from advisor.workers.evaluators import Evaluated, Evaluator, build_advisor, make_evaluator
 from advisor.workers.writer import WriterProcess, wants_writer_process
@@ -69,6 +74,8 @@ class Services:
     clients: ClientStore
     idempotency: IdempotencyStore
     record_assessment: AssessmentRecorder[Evaluated]
+    versions: VersionStore  # every rulebook and catalog version records name, by digest
+    replayer: Replayer  # reassess: today's advisor, the kept rulebooks of past records
 
     def dependencies(self) -> dict[str, Provide]:
         """One ``Provide`` per thing a controller may name (the parameter's name is the key)."""
@@ -76,6 +83,7 @@ class Services:
             "settings": self.settings, "advisor": self.advisor, "db_engine": self.engine,
             "repository": self.repository, "keyring": self.keyring, "clients": self.clients,
             "record_assessment": self.record_assessment, "analysis": Analysis(self.advisor),
+            "versions": self.versions, "replayer": self.replayer,
         }
         return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
                 for name, value in provided.items()}
@@ -113,9 +121,11 @@ def build_services(settings: Settings, strategies: Strategies = Strategies()) ->
     idempotency = IdempotencyStore(engine, sqlite, settings.idempotency_ttl_hours,
                                    lease_seconds=settings.idempotency_lease_seconds)
     recorder = AssessmentRecorder(evaluator, AssessmentLog(writer, on_stored=assessment_stored), idempotency)
+    versions = VersionStore(engine)
     return Services(settings=settings, advisor=advisor, evaluator=evaluator, engine=engine,
                     repository=strategies.repository(engine), writer=writer, keyring=keyring,
-                    clients=ClientStore(engine), idempotency=idempotency, record_assessment=recorder)
+                    clients=ClientStore(engine), idempotency=idempotency, record_assessment=recorder,
+                    versions=versions, replayer=Replayer(advisor, versions, known=[advisor.rulebook]))
 
 
 def ensure_signing_key(services: Services) -> None:
@@ -152,6 +162,10 @@ def create_app(settings: Settings | None = None, strategies: Strategies = Strate
             ensure_signing_key(services)
         except Exception as exc:  # e.g. schema not migrated yet: /ready reports it, appends answer 503
             log.warning("no signing key registered at start-up: %s", type(exc).__name__)
+        try:  # before any record names them: the rules and catalogs this server loaded are kept by digest
+            services.versions.keep(services.advisor.rulebook, services.advisor.catalogs.values())
+        except Exception as exc:  # schema not migrated yet: /ready reports it
+            log.warning("rule and catalog versions not kept at start-up: %s", type(exc).__name__)
         await services.writer.start_serving()
         await services.evaluator.start()
 
@@ -170,14 +184,15 @@ def create_app(settings: Settings | None = None, strategies: Strategies = Strate
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AnalysisController, AssessController, AuditController, ClientsController, MetaController,
-                        MetricsController, ProofController],
+                        MetricsController, ProofController, ReassessController],
         dependencies=services.dependencies(),
         middleware=middleware,
         guards=[role_guard],
         before_request=screen_request,
         before_send=[stamp_response],
         logging_config=None,  # logging is configured by `advisor serve` (JSON lines), not by Litestar
-        plugins=[problem_plugin(), StrictStructSchemaPlugin(examples={Profile: list(PROFILE_EXAMPLES.values())})],
+        plugins=[problem_plugin(), StrictStructSchemaPlugin(examples={
+            Profile: list(PROFILE_EXAMPLES.values()), Drift: DRIFT_EXAMPLES})],
         exception_handlers={Exception: internal_error},
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -110,6 +111,26 @@ def cmd_openapi(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def add_impact_command(sub: Any) -> None:
+    impact = sub.add_parser("impact", help="replay the latest record of every chain under proposed rules and "
+                            "catalogs; exit 3 when a decision flips (writes nothing)")
+    impact.add_argument("--rules", type=Path, help="the proposed rules directory (default: the configured rules)")
+    impact.add_argument("--catalogs", type=Path, help="the proposed catalogs directory (default: the configured)")
+    for name in ("organization", "requester", "rules-digest", "created-from", "created-to"):
+        impact.add_argument(f"--{name}", help="as the GET /assessments filter of that name")
+    impact.add_argument("--decision", choices=("managed", "self_hosted", "hybrid"))
+    impact.add_argument("--strength", choices=("mandatory", "clear", "marginal"))
+    impact.add_argument("--json", action="store_true", help="print the report as JSON")
+    impact.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    impact.set_defaults(func=cmd_impact)
+
+
+def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
+    from advisor.impact import cmd_impact as run
+
+    return run(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="advisor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,11 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.set_defaults(func=cmd_openapi)
     add_audit_commands(sub)  # verify, export, checkpoint, keys rotate
     add_client_commands(sub)  # clients create|list|revoke
+    add_impact_command(sub)  # replay chain heads under proposed rules and catalogs
     return parser
 
 
 # Commands that only read or change an existing database: they never create one.
-NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients"})
+NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients", "impact"})
 
 
 def reads_database(args: argparse.Namespace) -> bool:

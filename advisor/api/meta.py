@@ -8,6 +8,8 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import Example
+from litestar.params import QueryParameter
 from sqlalchemy import Engine, text
 
 from advisor.api.access import ANY_ROLE, PUBLIC_SECURITY, allow
@@ -20,6 +22,16 @@ from advisor.domain.regions import Region
 from advisor.domain.rules import Rule
 from advisor.store.database import current_revision, head_revision
 from advisor.store.keyring import jwks
+from advisor.store.versions import VersionStore
+
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+DigestQuery = Annotated[str | None, QueryParameter(
+    pattern=DIGEST_PATTERN, required=False,
+    description="A digest a record names (`versions.rules_digest`, `versions.catalog_digest`): that exact version",
+    examples=[Example(summary="A record's digest",
+                      value="sha256:5f2b0c6e1d9a4b7c8e3f2a1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b")])]
+NOT_KEPT = ("versions are kept from the first time a server loads them (revision 0005); one used only before "
+            "that is unknown")
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -98,9 +110,17 @@ class MetaController(Controller):
                         status_code=200 if ok else 503)
 
     @get("/rules", summary="Every rule: id, title, source, condition, effect", tags=["reference"],
-         operation_id="listRules", opt=allow(ANY_ROLE), responses=AUTH_RESPONSES)
-    async def rules(self, advisor: NamedDependency[Advisor]) -> RulesDocument:
+         description="Today's rules; with `digest`, exactly the version a record names (kept since revision 0005), "
+         "or 404: never today's rules in its place.",
+         operation_id="listRules", opt=allow(ANY_ROLE), responses=READ_RESPONSES, sync_to_thread=True)
+    def rules(self, advisor: NamedDependency[Advisor], versions: NamedDependency[VersionStore],
+              digest: DigestQuery = None) -> RulesDocument:
         book = advisor.rulebook
+        if digest is not None and digest != book.digest:
+            kept = versions.rulebook(digest)
+            if kept is None:
+                raise NotFoundException(f"no kept rulebook {digest}: {NOT_KEPT}")
+            book = kept
         return RulesDocument(digest=book.digest, rules=book.rules,
                              fact_fields={k: v.__name__ for k, v in FACT_FIELDS.items()})
 
@@ -112,9 +132,16 @@ class MetaController(Controller):
                 for c in advisor.catalogs.values()]
 
     @get("/catalogs/{catalog_id:str}", summary="One pricing catalog with every source", tags=["reference"],
-         responses=READ_RESPONSES, operation_id="getCatalog", opt=allow(ANY_ROLE))
-    async def catalog(self, catalog_id: PathText, advisor: NamedDependency[Advisor]) -> CatalogDocument:
+         description="Today's version of the catalog; with `digest`, exactly the version a record names (kept since "
+         "revision 0005), or 404: never today's version in its place.",
+         responses=READ_RESPONSES, operation_id="getCatalog", opt=allow(ANY_ROLE), sync_to_thread=True)
+    def catalog(self, catalog_id: PathText, advisor: NamedDependency[Advisor], versions: NamedDependency[VersionStore],
+                digest: DigestQuery = None) -> CatalogDocument:
         loaded = advisor.catalogs.get(catalog_id)
+        if digest is not None and (loaded is None or loaded.digest != digest):
+            loaded = versions.catalog(catalog_id, digest)
+            if loaded is None:
+                raise NotFoundException(f"no kept version {digest} of catalog {catalog_id}: {NOT_KEPT}")
         if loaded is None:
             raise NotFoundException(f"no catalog {catalog_id}")
         return CatalogDocument(digest=loaded.digest, catalog=loaded.data)

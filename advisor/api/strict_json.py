@@ -279,10 +279,12 @@ def refuse_unknown_query(request: Request[Any, Any, Any], declared: dict[str, Fi
 
 
 def is_integer(field: FieldDefinition) -> bool:
-    """``int`` or ``int | None`` (an optional integer is still given in digits when it is given)."""
+    """``int`` or ``int | None`` (an optional integer is still given in digits when it is given); not ``bool``,
+    which Python counts as an ``int`` but a query gives as ``true`` or ``false``."""
     if field.is_optional:
-        return all(inner.is_subclass_of(int) for inner in field.inner_types if not inner.is_none_type)
-    return field.is_subclass_of(int)
+        return all(inner.is_subclass_of(int) and not inner.is_subclass_of(bool)
+                   for inner in field.inner_types if not inner.is_none_type)
+    return field.is_subclass_of(int) and not field.is_subclass_of(bool)
 
 
 def screen_query(request: Request[Any, Any, Any]) -> None:

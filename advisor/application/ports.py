@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from advisor.domain.profile import Profile
+from advisor.domain.rules import Rulebook
 
 EvaluationT_co = TypeVar("EvaluationT_co", covariant=True)
 EvaluationT_contra = TypeVar("EvaluationT_contra", contravariant=True)
@@ -99,3 +100,9 @@ class IdempotencyKeys(Protocol):
     def claim(self, client_id: str, key: str, fingerprint: str) -> ClaimResult: ...
 
     def release(self, client_id: str, key: str, owner: str) -> None: ...
+
+
+class KeptRulebooks(Protocol):
+    """Rulebook versions by digest, as past records name them (``store.versions.VersionStore``)."""
+
+    def rulebook(self, digest: str) -> Rulebook | None: ...

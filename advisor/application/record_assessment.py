@@ -122,3 +122,7 @@ class AssessmentRecorder(Generic[EvaluationT]):
 
     async def __call__(self, command: RecordAssessment) -> Recorded:
         return await record_assessment(command, self.evaluator, self.appender, self.keys)
+
+    def with_evaluator(self, evaluator: Evaluator[EvaluationT]) -> AssessmentRecorder[EvaluationT]:
+        """The same log and keys with another evaluation (a reassessment's names the record it supersedes)."""
+        return AssessmentRecorder(evaluator, self.appender, self.keys)

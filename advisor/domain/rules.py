@@ -73,6 +73,9 @@ class Rulebook(msgspec.Struct, frozen=True, kw_only=True):
 
     rules: tuple[Rule, ...]
     digest: str
+    # The files' exact bytes by stem, in digest order: kept in the database so a past record's rules can be
+    # read back and replayed (empty for a rulebook built in a test from rules alone).
+    files: tuple[tuple[str, bytes], ...] = ()
 
     def by_id(self) -> dict[str, Rule]:
         return {r.id: r for r in self.rules}

@@ -28,6 +28,9 @@ from advisor.domain.rules import Clause, Rule, Rulebook
 
 _OPERATORS = {"eq": None, "ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _ruleset_names = itertools.count(1)
+# One lock for every engine of the process: a replay runs past rules in an engine of their own beside
+# today's, and durable_rules' C core keeps process-wide state, so no two evaluations ever overlap.
+_EVALUATION_LOCK = threading.Lock()
 
 
 class RuleEngineError(RuntimeError):
@@ -98,7 +101,7 @@ class RuleEngine:
 
     def __init__(self, rulebook: Rulebook) -> None:
         self._rulebook = rulebook
-        self._lock = threading.Lock()
+        self._lock = _EVALUATION_LOCK
         self._fired: list[str] = []
         self._sessions = itertools.count(1)
         self._name = f"advisor{next(_ruleset_names)}"

@@ -7,6 +7,7 @@ condition is checked against the fact's field names and types, every id is uniqu
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -55,21 +56,33 @@ def check_rule(rule: Rule) -> None:
         raise RulebookError(f"{rule.id}: only a 'prefer' rule can be decisive")
 
 
+def read_rule_files(directory: Path) -> dict[str, bytes]:
+    """The rule files' exact bytes by stem: what the digest covers, and what a kept version stores."""
+    return {stem: (directory / f"{stem}.toml").read_bytes() for stem in RULE_FILE_ORDER}
+
+
 def load_rulebook(directory: Path) -> Rulebook:
+    return rulebook_from_files(read_rule_files(directory), str(directory))
+
+
+def rulebook_from_files(files: Mapping[str, bytes], where: str = "rulebook") -> Rulebook:
+    """A rulebook from its files' bytes (a directory's, or a version kept in the database)."""
     digest = hashlib.sha256()
     rules: list[Rule] = []
     for stem in RULE_FILE_ORDER:
-        path = directory / f"{stem}.toml"
-        raw = path.read_bytes()
+        raw = files.get(stem)
+        if raw is None:
+            raise RulebookError(f"{where}: no {stem}.toml")
         digest.update(stem.encode() + b"\0" + raw + b"\0")
         try:
             rules.extend(msgspec.toml.decode(raw, type=RuleFile).rule)
         except msgspec.ValidationError as exc:
-            raise RulebookError(f"{path}: {exc}") from exc
+            raise RulebookError(f"{where}/{stem}.toml: {exc}") from exc
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
             raise RulebookError(f"duplicate rule id {rule.id}")
         seen.add(rule.id)
         check_rule(rule)
-    return Rulebook(rules=tuple(rules), digest="sha256:" + digest.hexdigest())
+    return Rulebook(rules=tuple(rules), digest="sha256:" + digest.hexdigest(),
+                    files=tuple((stem, files[stem]) for stem in RULE_FILE_ORDER))

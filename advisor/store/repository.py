@@ -225,7 +225,7 @@ class Repository:
             if before_seq is not None:
                 conditions.append(c.seq < before_seq)
             if where.organization is not None:
-                # The database's lower() on both sides, so the match is the index's (0005_org_prefix).
+                # The database's lower() on both sides, so the match is the index's (revision 0006).
                 prefix = conn.execute(select(func.lower(literal(where.organization)))).scalar_one()
                 if conn.dialect.name != "sqlite":
                     # PostgreSQL's collation may not sort a prefix's names together: LIKE, served by the index's

@@ -53,7 +53,7 @@ Index("ix_records_created_at", records.c.created_at)
 Index("ix_records_strength_seq", records.c.strength, records.c.seq)
 Index("ix_records_rules_digest_seq", records.c.rules_digest, records.c.seq)
 Index("ix_records_org_decision_seq", records.c.organization, records.c.decision, records.c.seq)
-# The listing's case-insensitive organisation prefix filter (0005_org_prefix; text_pattern_ops on PostgreSQL).
+# The listing's case-insensitive organisation prefix filter (revision 0006; text_pattern_ops on PostgreSQL).
 Index("ix_records_org_lower_seq", func.lower(records.c.organization), records.c.seq)
 
 chain_head = Table(
@@ -132,4 +132,23 @@ tree_heads = Table(
     Column("root_hash", String(64), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("note", Text, nullable=False),
+)
+
+# Kept versions (revision 0005), content-addressed by the digests records name: a rulebook's files as a
+# JSON object (stem -> text) and a catalog file's text, stored the first time a server loads them.
+rulebook_versions = Table(
+    "rulebook_versions",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("files", Text, nullable=False),
+    Column("first_seen", String(32), nullable=False),
+)
+
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("catalog_id", String(64), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("first_seen", String(32), nullable=False),
 )

@@ -34,6 +34,8 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/assessments/{record_id}"): READERS,
     ("GET", "/assessments/{record_id}/verification"): frozenset({Role.AUDITOR}),
     ("GET", "/assessments/{record_id}/proof"): READERS,
+    # Reviewers and auditors reassess any record; an assessor its own (another client's is 404, not 403).
+    ("POST", "/assessments/{record_id}/reassess"): READERS,
     ("GET", "/audit/consistency"): frozenset({Role.AUDITOR}),
     ("GET", "/audit/checkpoint"): frozenset({Role.AUDITOR}),
     ("GET", "/rules"): ALL,

@@ -5,7 +5,7 @@ filter compares ``lower(organization)``, and this index on that expression (then
 without reading the table. PostgreSQL needs ``text_pattern_ops`` to use it for ``LIKE 'acme%'``
 under a non-C collation; SQLite compares bytes, so a range on the expression uses it directly.
 
-Revision ID: 0005_org_prefix
+Revision ID: revision 0006
 Revises: 0004
 Create Date: 2026-12-02
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_org_prefix"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,6 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, SecurityScheme
 from litestar.types import Middleware
 
@@ -22,6 +21,7 @@ from advisor.api.assess import AssessController
 from advisor.api.audit import AuditController
 from advisor.api.clients import ClientsController
 from advisor.api.deps import Services
+from advisor.api.docs_ui import assets_router, swagger_plugin
 from advisor.api.meta import MetaController
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
@@ -81,7 +81,7 @@ def openapi_config() -> OpenAPIConfig:
         "a sourced catalog; every recommendation is signed and stored in a hash-chained audit log.",
         contact=Contact(name="LLM Hosting Advisor team"),
         path="/docs",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[swagger_plugin()],  # served from this service: works air-gapped
         # The documents and UIs are public; everything else needs the bearer API key unless it says otherwise.
         openapi_router=Router("/docs", route_handlers=[], include_in_schema=False, opt={PUBLIC_OPT: True}),
         components=Components(security_schemes={BEARER_SCHEME: SecurityScheme(
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
-                        ProofController],
+                        ProofController, assets_router()],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],

@@ -47,8 +47,9 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/metrics"): frozenset({Role.MONITOR, Role.ADMIN}),
 }
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/.well-known/jwks.json"), ("GET", "/docs"),
-          ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/scalar"), ("GET", "/docs/{path}"),
-          ("GET", "/docs/oauth2-redirect.html")}
+          ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/{path}"),
+          ("GET", "/docs/oauth2-redirect.html"), ("GET", "/docs/assets/{file_path}"),
+          ("HEAD", "/docs/assets/{file_path}")}
 
 
 def app_routes(app: Litestar) -> set[tuple[str, str]]:
@@ -98,7 +99,7 @@ def test_role_matrix(app: Litestar, client: Client, client_as: Callable[..., Cli
 def test_public_routes_need_no_key_and_ignore_a_bad_one(client_as: Callable[..., Client], method: str,
                                                         path: str) -> None:
     anonymous = client_as(None)
-    concrete = path.format(path="nothing-here")
+    concrete = path.format(path="nothing-here", file_path="swagger-ui.css")
     assert anonymous.request(method, concrete).status_code not in (401, 403)
     anonymous.headers["Authorization"] = "Bearer adv_cl-0000000000000000_wrong"
     assert anonymous.request(method, concrete).status_code not in (401, 403)

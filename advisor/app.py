@@ -46,6 +46,7 @@ from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender, ChainWriter, begin_locked
 from advisor.store.writer_process import WriterProcess, wants_writer_process
+from advisor.ui.pages import template_config, ui_routers
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
-                        ProofController, assets_router()],
+                        ProofController, assets_router(), *ui_routers(settings)],
+        template_config=template_config(),
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,
         guards=[role_guard],

@@ -173,8 +173,12 @@ class Sensitivity(_Out, frozen=True):
     basis: Annotated[str, msgspec.Meta(description="The change in words")]
 
 
-class Recommendation(_Out, frozen=True):
-    """The advice itself; equal profiles and versions give equal recommendations."""
+class Recommendation(_Out, frozen=True, omit_defaults=True):
+    """The advice itself; equal profiles and versions give equal recommendations.
+
+    ``omit_defaults``: ``supersedes`` is left out of the signed bytes when null, so records written
+    before it existed keep their canonical form (and their hashes and signatures) unchanged.
+    """
 
     decision: Annotated[OptionName, msgspec.Meta(description="The recommended option")]
     strength: Annotated[Strength, msgspec.Meta(description=(
@@ -201,3 +205,6 @@ class Recommendation(_Out, frozen=True):
         "Risks of the chosen option: staffing and regulation first, then caveats of its offering or deployment"))]
     next_steps: Annotated[tuple[str, ...], msgspec.Meta(description="What to do next, in order")]
     versions: Annotated[Versions, msgspec.Meta(description="The code, rules and catalog that produced the advice")]
+    supersedes: Annotated[str | None, msgspec.Meta(description=(
+        "The id of the assessment this one re-evaluates (`POST /assessments/{id}/reassess`); absent for a first "
+        "assessment"))] = None

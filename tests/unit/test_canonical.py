@@ -92,3 +92,19 @@ def test_decode_canonical_agrees_with_canonical_bytes(document: Any) -> None:
     canonical = canonical_bytes(document)
     assert decode_canonical(json.dumps(document, indent=1).encode())[1] == canonical
     assert decode_canonical(canonical)[1] == canonical
+
+
+def test_supersedes_is_signed_when_set_and_absent_when_not(advisor: Advisor) -> None:
+    """Records from before ``supersedes`` existed keep their bytes: the member is left out when null."""
+    from advisor.audit.record import SignedPayload, parse_signed, payload_bytes
+
+    first = advisor.assess(make_profile())
+    fields: dict[str, Any] = {"log": "l", "seq": 1, "prev_hash": "0" * 64, "id": "i-1", "created_at": "t",
+                              "requester": "r", "key_id": "k"}
+    plain = payload_bytes(SignedPayload(**fields, recommendation=first))
+    assert b"supersedes" not in plain
+    assert parse_signed(plain).recommendation.supersedes is None
+    linked = msgspec.structs.replace(first, supersedes="i-0")
+    raw = payload_bytes(SignedPayload(**fields, recommendation=linked))
+    assert raw == rfc8785.dumps(msgspec.to_builtins(SignedPayload(**fields, recommendation=linked)))
+    assert parse_signed(raw).recommendation.supersedes == "i-0"

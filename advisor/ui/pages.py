@@ -15,26 +15,29 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from advisor.analysis.curve import volume_curve
 from advisor.api.audit import MAX_PAGE, STORED_TIME, parse_cursor
 from advisor.api.deps import Services, ServicesDep
 from advisor.api.rfc3339 import parse_rfc3339
-from advisor.api.strict_json import screen_query
+from advisor.api.strict_json import PathText, QueryText, screen_query
 from advisor.audit.record import Assessment
 from advisor.auth.clients import ClientStore, Principal, Role
 from advisor.auth.middleware import PUBLIC_OPT, READ_ASSESSMENTS, ROLES_OPT, allow
 from advisor.domain.decision import LABELS
 from advisor.domain.profile import OPTION_NAMES
 from advisor.domain.review import STATUSES, Review, policy_text, status_of
+from advisor.service import ProfileError
 from advisor.settings import Settings
 from advisor.store.repository import ListFilter, Summary
+from advisor.ui.chart import Chart, chart_of
 from advisor.ui.session import (
     UI_PATH,
     csrf_middleware,
@@ -104,6 +107,17 @@ def _bound(value: str | None) -> str | None:
         return None
 
 
+def cost_chart(services: Services, record: Assessment) -> Chart | None:
+    """The curve around the record's profile, with the rules and catalog in use now (a note says when they differ)."""
+    advisor = services.advisor
+    try:
+        curve = volume_curve(advisor.evaluate(record.profile))
+    except ProfileError:  # e.g. its catalog is no longer loaded: the page goes on without the chart
+        return None
+    title = f"Monthly cost against daily volume for {record.profile.organization.name}"
+    return chart_of(curve, title)
+
+
 def review_permission(principal: Principal, record: Assessment) -> tuple[bool, str | None]:
     """Whether this person may review this assessment, and if not, why (shown under the reviews)."""
     if Role.REVIEWER not in principal.roles:
@@ -130,7 +144,7 @@ class UIController(Controller):
     opt = {PUBLIC_OPT: True}
 
     @get("/sign-in", opt={OPEN_OPT: True}, name="ui-sign-in")
-    async def sign_in_form(self, next: str | None = None) -> Template:
+    async def sign_in_form(self, next: QueryText = None) -> Template:
         return Template("sign_in.html.j2", context={"next": safe_next(next), "error": None})
 
     @post("/sign-in", opt={OPEN_OPT: True}, status_code=303)
@@ -175,7 +189,7 @@ class UIController(Controller):
                                                  "status_by_id": status_by_id})
 
     @get("/assessments/{record_id:str}", opt=allow(READ_ASSESSMENTS), sync_to_thread=True, name="ui-assessment")
-    def assessment(self, record_id: str, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+    def assessment(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
         principal = viewer(request)
         body = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
         if body is None:
@@ -191,7 +205,7 @@ class UIController(Controller):
             "reviews": reviews, "can_review": can_review, "review_note": review_note,
             "policy": policy_text(services.settings.review_accepts_required),
             "can_verify": Role.AUDITOR in principal.roles, "flips": [s.basis for s in record.sensitivity],
-            "chart": None,
+            "chart": cost_chart(services, record),
         })
 
 

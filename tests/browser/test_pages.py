@@ -1,0 +1,100 @@
+"""The pages in a real browser: sign in, the list, one assessment and its chart, a review, the ADR, sign out.
+
+Every page: no console error, every request to the service's own origin, a screenshot under tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from advisor.auth.clients import Role
+from tests.browser.conftest import LiveServer
+from tests.conftest import issue_key
+from tests.factories import profile_dict
+
+pytestmark = pytest.mark.browser
+
+
+class Visit:
+    """Checks every page the browser shows: console, origin of every request, a screenshot."""
+
+    def __init__(self, driver: webdriver.Chrome, origin: str, shots: Path) -> None:
+        self.driver, self.origin, self.shots = driver, origin, shots
+        shots.mkdir(exist_ok=True)
+        self.count = 0
+
+    def check(self, name: str) -> None:
+        self.count += 1
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1280, max(800, min(int(height), 10_000)))  # the whole page in one picture
+        self.driver.save_screenshot(str(self.shots / f"{self.count:02d}-{name}.png"))
+        self.driver.set_window_size(1280, 1000)
+        errors = [entry for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == [], f"console errors on {name}: {errors}"
+        for url in self.requested():  # the browser's own chrome:// pages are not the page's requests
+            if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
+                assert url.startswith(f"{self.origin}/"), f"{name} requested {url} (not this origin)"
+        resources = self.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        for url in resources:
+            assert url.startswith(f"{self.origin}/"), f"{name} loaded {url} (not this origin)"
+
+    def requested(self) -> list[str]:
+        urls = []
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                urls.append(message["params"]["request"]["url"])
+        return urls
+
+
+def test_a_reviewer_signs_in_reads_reviews_and_signs_out(live_server: LiveServer, browser: webdriver.Chrome,
+                                                        tmp_path: Path) -> None:
+    origin = live_server.url
+    assessor = issue_key(live_server.app, Role.ASSESSOR, "hr-portal")
+    reviewer = issue_key(live_server.app, Role.REVIEWER, "board-member")
+    created = httpx.post(f"{origin}/assess", json=profile_dict(workload={"daily_tokens": 300_000_000},
+                                                                team={"ml_infra_engineers": 3}),
+                         headers={"Authorization": f"Bearer {assessor}"})
+    assert created.status_code == 201, created.text
+    record: dict[str, Any] = created.json()
+    visit = Visit(browser, origin, tmp_path / "screenshots")
+
+    browser.get(f"{origin}/ui/")
+    assert browser.current_url.startswith(f"{origin}/ui/sign-in")
+    visit.check("sign-in")
+    browser.find_element(By.ID, "api_key").send_keys(reviewer)
+    browser.find_element(By.ID, "sign-in").click()
+    assert browser.current_url.rstrip("/") == f"{origin}/ui"
+    visit.check("list")
+    browser.find_element(By.LINK_TEXT, "Acme").click()
+    assert browser.current_url == f"{origin}/ui/assessments/{record['id']}"
+    visit.check("assessment")
+
+    chart = browser.find_element(By.ID, "cost-chart")
+    size = chart.size
+    assert size["width"] > 300
+    assert size["height"] > 150
+    drawn = browser.execute_script("return document.querySelectorAll('#cost-chart path').length")
+    assert drawn > 10
+    assert "Monthly cost against daily volume" in chart.find_element(By.TAG_NAME, "title").get_attribute(
+        "textContent")
+    profile_row = browser.find_element(By.CSS_SELECTOR, "#chart-data tr.marked")
+    assert profile_row.find_element(By.TAG_NAME, "th").get_attribute("data-volume") == "300000000"
+    shown = [cell.get_attribute("data-usd") for cell in profile_row.find_elements(By.TAG_NAME, "td")]
+    series = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#chart-data thead th")][1:]
+    labels = {"managed API": "managed", "self-hosting": "self_hosted", "hybrid routing": "hybrid"}
+    expected = [record["options"][labels[label]]["monthly_usd"] for label in series]
+    assert [Decimal(v) if v else None for v in shown] == [Decimal(v) if v else None for v in expected]
+    for option, values in record["options"].items():  # the side-by-side table shows the JSON's totals
+        cell = browser.find_element(By.CSS_SELECTOR, f"#options td.money[data-option='{option}']")
+        assert (cell.get_attribute("data-monthly") or None) == values["monthly_usd"]
+    chart.screenshot(str(tmp_path / "screenshots" / "chart.png"))

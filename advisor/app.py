@@ -27,6 +27,7 @@ from advisor.api.openapi_schema import StrictStructSchemaPlugin
 from advisor.api.problems import internal_error, problem_plugin
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
+from advisor.api.reviews import ReviewsController
 from advisor.api.strict_json import screen_request
 from advisor.audit.keyring import KeyRing
 from advisor.auth.clients import ClientStore
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AssessController, AuditController, ClientsController, MetaController, MetricsController,
-                        ProofController, assets_router(), *ui_routers(settings)],
+                        ProofController, ReviewsController, assets_router(), *ui_routers(settings)],
         template_config=template_config(),
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         middleware=middleware,

@@ -125,6 +125,11 @@ async def served(services: Services, record_id: str, minimal: bool) -> tuple[byt
     return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
 
 
+def with_status(body: bytes, status: str) -> bytes:
+    """The served assessment with its current status appended (outside the signed bytes: it changes)."""
+    return b'%s,"status":"%s"}' % (body[:-1], status.encode("ascii"))
+
+
 class AssessController(Controller):
     tags = ["assessments"]
 
@@ -184,4 +189,5 @@ class AssessController(Controller):
         found = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
         if found is None:
             raise NotFoundException(f"no assessment {record_id}")
-        return Response(cast(Any, found), media_type=ContentType.JSON)
+        status = services.repository.statuses([record_id], services.settings.review_accepts_required)[record_id]
+        return Response(cast(Any, with_status(found, status)), media_type=ContentType.JSON)

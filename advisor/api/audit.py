@@ -11,7 +11,7 @@ from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import select
 
-from advisor.api.deps import ServicesDep
+from advisor.api.deps import Services, ServicesDep
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
@@ -21,7 +21,7 @@ from advisor.audit.keyring import SigningUnavailable, jwks
 from advisor.audit.verify import RecordVerification, load_keys, record_from_row, verify_one
 from advisor.auth.middleware import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.metrics import INTEGRITY_FAILURES
-from advisor.store.repository import ListFilter, Summary
+from advisor.store.repository import ListFilter, Repository, Summary
 from advisor.store.tables import chain_head, records
 from advisor.store.tree import current_checkpoint
 
@@ -74,6 +74,55 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
+# A status filter is applied to pages of the log (status is derived, not stored): at most this many rows are
+# read per request; a page may then come back short, with a cursor to read on from.
+STATUS_SCAN_ROWS = 5000
+
+
+def assessment_page(repository: Repository, where: ListFilter, before: int | None, limit: int, status: str | None,
+                    accepts_required: int) -> AssessmentPage:
+    """A page of summaries with their status, newest first, optionally only those with ``status``."""
+    found: list[Summary] = []
+    scanned = 0
+    while True:
+        batch = repository.page(where, before, limit + 1)
+        statuses = repository.statuses([s.id for s in batch if s.integrity == "ok"], accepts_required)
+        for summary in batch:
+            if summary.integrity == "ok":
+                summary = msgspec.structs.replace(summary, status=statuses[summary.id])
+            if status is None or summary.status == status:
+                found.append(summary)
+        scanned += len(batch)
+        if len(found) > limit:
+            return AssessmentPage(items=found[:limit], next_cursor=str(found[limit - 1].seq))
+        if len(batch) <= limit:  # the end of the log
+            return AssessmentPage(items=found, next_cursor=None)
+        before = batch[-1].seq
+        if scanned >= STATUS_SCAN_ROWS:
+            return AssessmentPage(items=found, next_cursor=str(before))
+
+
+def verify_record(services: Services, record_id: str) -> RecordVerification:
+    """One record checked: signature, hash, canonical form, columns, key window, links to its neighbours."""
+    with services.engine.connect() as conn:
+        row = conn.execute(select(records).where(records.c.id == record_id)).first()
+        if row is None:
+            raise NotFoundException(f"no assessment {record_id}")
+        neighbours = {r.seq: r for r in conn.execute(
+            select(records.c.seq, records.c.hash, records.c.prev_hash)
+            .where(records.c.seq.in_([row.seq - 1, row.seq + 1])))}
+        head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
+        keys = load_keys(jwks(conn))
+    before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
+    result = verify_one(record_from_row(row), keys, services.settings.log_name,
+                        predecessor_hash=None if before is None else str(before.hash),
+                        successor_prev_hash=None if after is None else str(after.prev_hash),
+                        successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
+    for found in result.problems:
+        INTEGRITY_FAILURES.labels(kind=found.kind).inc()
+    return result
+
+
 class AuditController(Controller):
     tags = ["audit"]
 
@@ -89,6 +138,7 @@ class AuditController(Controller):
         strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
         requester: QueryText = None,
         rules_digest: QueryText = None,
+        status: FromQuery[Literal["proposed", "accepted", "rejected", "superseded"] | None] = None,
         created_from: Annotated[str | None, QueryParameter(description="inclusive, RFC 3339",
                                                             format=OpenAPIFormat.DATE_TIME)] = None,
         created_to: Annotated[str | None, QueryParameter(description="exclusive, RFC 3339",
@@ -102,10 +152,8 @@ class AuditController(Controller):
                                   created_from=stored_time(created_from, "created_from"),
                                   created_to=stored_time(created_to, "created_to")),
                        requester_scope(request))
-        items = services.repository.page(where, parse_cursor(cursor), limit + 1)
-        more = len(items) > limit
-        items = items[:limit]
-        return AssessmentPage(items=items, next_cursor=str(items[-1].seq) if more else None)
+        return assessment_page(services.repository, where, parse_cursor(cursor), limit, status,
+                               services.settings.review_accepts_required)
 
     @get("/assessments/{record_id:str}/verification", summary="Verify one stored assessment",
          description="Its signature, hash, canonical form, stored columns against the signed payload, the key's "
@@ -113,23 +161,7 @@ class AuditController(Controller):
          "against a checkpoint) is `advisor verify`.",
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
     def verification(self, record_id: PathText, services: ServicesDep) -> RecordVerification:
-        with services.engine.connect() as conn:
-            row = conn.execute(select(records).where(records.c.id == record_id)).first()
-            if row is None:
-                raise NotFoundException(f"no assessment {record_id}")
-            neighbours = {r.seq: r for r in conn.execute(
-                select(records.c.seq, records.c.hash, records.c.prev_hash)
-                .where(records.c.seq.in_([row.seq - 1, row.seq + 1])))}
-            head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
-            keys = load_keys(jwks(conn))
-        before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
-        result = verify_one(record_from_row(row), keys, services.settings.log_name,
-                          predecessor_hash=None if before is None else str(before.hash),
-                          successor_prev_hash=None if after is None else str(after.prev_hash),
-                          successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
-        for found in result.problems:
-            INTEGRITY_FAILURES.labels(kind=found.kind).inc()
-        return result
+        return verify_record(services, record_id)
 
     @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint, signed note)",
          description="The log's size and RFC 9162 Merkle root now, as a C2SP signed note (Ed25519, key named by "

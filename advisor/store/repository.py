@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import Connection, Engine, Row, bindparam, select
 
 from advisor.audit.integrity import listed_failure
-from advisor.audit.record import Receipt, StoredPayload, assessment_json
+from advisor.audit.record import ASSESSMENT, REVIEW, Receipt, StoredPayload, assessment_json, parse_review
+from advisor.domain.review import VERDICTS, Review, Status, Verdict, status_of
 from advisor.store.integrity import Proven, check_row, latest_head, with_leaf
 from advisor.store.tables import chain_head, records
 
@@ -57,6 +58,9 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         description="The record's hash in the log; null when integrity is failed")]
     integrity_problem: Annotated[str | None, msgspec.Meta(
         description="Why the record failed its check (absent when integrity is ok)")] = None
+    status: Annotated[Status | None, msgspec.Meta(description=(
+        "proposed, accepted or rejected from its reviews, superseded once a reassessment supersedes it (not "
+        "signed: it changes); absent when integrity is failed"))] = None
 
 
 def summary_of(row: Any) -> Summary:
@@ -73,6 +77,15 @@ def summary_of(row: Any) -> Summary:
     return Summary(id=values["id"], seq=values["seq"], integrity="failed", created_at=None, requester=None,
                    organization=None, decision=None, strength=None, rules_digest=None, catalog_id=None, hash=None,
                    integrity_problem=reason)
+
+
+def review_of(row: Any) -> Review:
+    """A checked review row (``payload``, ``hash``) as served."""
+    signed = parse_review(row.payload.encode("utf-8"))
+    body = signed.review
+    return Review(id=signed.id, assessment_id=body.assessment_id, assessment_hash=body.assessment_hash,
+                  reviewer=signed.requester, verdict=body.verdict, comment=body.comment,
+                  created_at=signed.created_at, seq=signed.seq, hash=str(row.hash))
 
 
 def receipt_of(payload: StoredPayload, row: Any, proven: Proven) -> Receipt:
@@ -93,7 +106,7 @@ def assessment_of(row: Any, proven: Proven) -> bytes:
 
 # Built once: a record with its leaf (and, for an assessor, only its own).
 _RECORD = with_leaf(records.c.id, records.c.seq, records.c.payload, records.c.hash, records.c.jws).where(
-    records.c.id == bindparam("id"))
+    records.c.id == bindparam("id"), records.c.kind == ASSESSMENT)
 _OWN_RECORD = _RECORD.where(records.c.requester == bindparam("requester"))
 
 
@@ -125,7 +138,7 @@ class Repository:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
         c = records.c
         query = with_leaf(c.id, c.seq, c.created_at, c.requester, c.organization, c.decision, c.strength,
-                          c.rules_digest, c.catalog_id, c.hash, c.payload)
+                          c.rules_digest, c.catalog_id, c.hash, c.payload).where(c.kind == ASSESSMENT)
         for column, value in ((c.organization, where.organization), (c.decision, where.decision),
                               (c.strength, where.strength), (c.requester, where.requester),
                               (c.rules_digest, where.rules_digest)):
@@ -150,6 +163,37 @@ class Repository:
                 query = query.where(c.seq < before_seq)
             query = query.order_by(c.seq.desc()).limit(limit)
             return [summary_of(row) for row in conn.execute(query)]
+
+    def reviews(self, assessment_id: str) -> list[Review]:
+        """The reviews of one assessment in log order, each checked like any served record."""
+        c = records.c
+        query = with_leaf(c.id, c.seq, c.payload, c.hash).where(c.kind == REVIEW, c.subject == assessment_id)
+        with self.engine.connect() as conn:
+            head = latest_head(conn)
+            rows = conn.execute(query.order_by(c.seq)).all()
+            for row in rows:
+                check_row(conn, row, head)
+        return [review_of(row) for row in rows]
+
+    def statuses(self, ids: Sequence[str], accepts_required: int) -> dict[str, Status]:
+        """Each assessment's status from its reviews' verdict columns and the reassessments that supersede it.
+
+        The columns are checked copies of the signed payloads (the listing's check, the verifier's); a
+        review read for display (``reviews``) is checked against the tree itself.
+        """
+        if not ids:
+            return {}
+        c = records.c
+        verdicts: dict[str, list[tuple[str, Verdict]]] = {i: [] for i in ids}
+        superseded: set[str] = set()
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(c.kind, c.subject, c.requester, c.decision)
+                                    .where(c.subject.in_(list(ids))).order_by(c.seq)):
+                if row.kind == REVIEW and row.decision in VERDICTS:
+                    verdicts[row.subject].append((row.requester, row.decision))
+                elif row.kind == ASSESSMENT:
+                    superseded.add(row.subject)
+        return {i: status_of(verdicts[i], accepts_required, i in superseded) for i in ids}
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:

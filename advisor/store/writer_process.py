@@ -42,6 +42,7 @@ from advisor.store.writer import (
     Draft,
     DraftRejected,
     RecordRefused,
+    ReviewColumns,
     StoreUnavailable,
     commit_batch,
 )
@@ -59,9 +60,10 @@ class _Wire(msgspec.Struct, array_like=True, frozen=True):
     id: str
     requester: str
     recommendation_raw: bytes
-    columns: Columns
+    columns: Columns | None
     completion: Completion | None
     request_id: str | None = None
+    review: ReviewColumns | None = None
 
 
 class _Stored(msgspec.Struct, array_like=True, frozen=True):
@@ -190,7 +192,7 @@ class WriterProcess:
         child.pending[request] = (future, draft)
         child.transport.write(frame(_encoder.encode(_Wire(
             request=request, id=draft.id, requester=draft.requester, recommendation_raw=draft.recommendation_raw,
-            columns=draft.columns, completion=draft.completion, request_id=draft.request_id))))
+            columns=draft.columns, completion=draft.completion, request_id=draft.request_id, review=draft.review))))
         # Not cancelled with its request: once sent, the record is appended whether or not anyone waits.
         return await asyncio.shield(future)
 
@@ -239,7 +241,7 @@ def serve(sock: socket.socket, writer: ChainWriter) -> None:
         if not batch:
             continue
         drafts = [Draft(id=w.id, requester=w.requester, recommendation_raw=w.recommendation_raw, columns=w.columns,
-                        completion=w.completion, request_id=w.request_id) for w in batch]
+                        completion=w.completion, request_id=w.request_id, review=w.review) for w in batch]
         outcomes = commit_batch(writer.append_sync, drafts)
         stats = [frame(_encoder.encode((_NO_REQUEST, _COMMITTED, report))) for report in committed]
         committed.clear()

@@ -15,7 +15,13 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -24,8 +30,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from advisor.analysis.curve import volume_curve
-from advisor.api.audit import MAX_PAGE, STORED_TIME, parse_cursor
+from advisor.api.audit import STORED_TIME, assessment_page, parse_cursor, verify_record
 from advisor.api.deps import Services, ServicesDep
+from advisor.api.reviews import adr_text, record_review, reviews_of
 from advisor.api.rfc3339 import parse_rfc3339
 from advisor.api.strict_json import PathText, QueryText, screen_query
 from advisor.audit.record import Assessment
@@ -33,10 +40,10 @@ from advisor.auth.clients import ClientStore, Principal, Role
 from advisor.auth.middleware import PUBLIC_OPT, READ_ASSESSMENTS, ROLES_OPT, allow
 from advisor.domain.decision import LABELS
 from advisor.domain.profile import OPTION_NAMES
-from advisor.domain.review import STATUSES, Review, policy_text, status_of
+from advisor.domain.review import STATUSES, ReviewRequest, policy_text
 from advisor.service import ProfileError
 from advisor.settings import Settings
-from advisor.store.repository import ListFilter, Summary
+from advisor.store.repository import ListFilter
 from advisor.ui.chart import Chart, chart_of
 from advisor.ui.session import (
     UI_PATH,
@@ -50,7 +57,8 @@ from advisor.ui.session import (
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-OPEN_OPT = "ui_open"  # the sign-in page and its form: no session needed
+OPEN_OPT = "ui_open"
+PAGE = 50  # the sign-in page and its form: no session needed
 _assessment = msgspec.json.Decoder(Assessment)
 
 
@@ -140,7 +148,7 @@ class UIController(Controller):
     include_in_schema = False
     guards = [ui_guard]
     exception_handlers = {SignInRequired: to_sign_in, PermissionDeniedException: error_page,
-                          NotFoundException: error_page}
+                          NotFoundException: error_page, ValidationException: error_page}
     opt = {PUBLIC_OPT: True}
 
     @get("/sign-in", opt={OPEN_OPT: True}, name="ui-sign-in")
@@ -177,13 +185,14 @@ class UIController(Controller):
             cursor = parse_cursor(query.get("cursor") or None)
         except HTTPException:
             cursor = None
-        items: list[Summary] = services.repository.page(where, cursor, MAX_PAGE // 4 + 1)
-        more = len(items) > MAX_PAGE // 4
-        items = items[:MAX_PAGE // 4]
+        status = chosen["status"] if chosen["status"] in STATUSES else None
+        page = assessment_page(services.repository, where, cursor, PAGE, status,
+                               services.settings.review_accepts_required)
         older = None
-        if more:
-            older = "?" + urlencode({**{k: v for k, v in chosen.items() if v}, "cursor": str(items[-1].seq)})
-        status_by_id = {item.id: "proposed" for item in items}
+        if page.next_cursor is not None:
+            older = "?" + urlencode({**{k: v for k, v in chosen.items() if v}, "cursor": page.next_cursor})
+        items = page.items
+        status_by_id = {item.id: item.status for item in items}
         return Template("list.html.j2", context={"viewer": principal, "items": items, "chosen": chosen,
                                                  "older": older, "labels": LABELS, "statuses": STATUSES,
                                                  "status_by_id": status_by_id})
@@ -195,23 +204,53 @@ class UIController(Controller):
         if body is None:
             raise NotFoundException(f"No assessment {record_id} that you may read")
         record = _assessment.decode(body)
-        reviews: list[Review] = []
-        status = status_of(((r.reviewer, r.verdict) for r in reviews), services.settings.review_accepts_required,
-                           superseded=False)
+        reviews = reviews_of(services, record_id)
+        status = reviews.status
         can_review, review_note = review_permission(principal, record)
         return Template("assessment.html.j2", context={
             "viewer": principal, "a": record, "labels": LABELS, "money": money, "status": status,
             "options": [(name, LABELS[name], record.options.get(name)) for name in OPTION_NAMES],
-            "reviews": reviews, "can_review": can_review, "review_note": review_note,
+            "reviews": reviews.reviews, "can_review": can_review, "review_note": review_note,
             "policy": policy_text(services.settings.review_accepts_required),
             "can_verify": Role.AUDITOR in principal.roles, "flips": [s.basis for s in record.sensitivity],
             "chart": cost_chart(services, record),
         })
 
 
+    @post("/assessments/{record_id:str}/reviews", opt=allow({Role.REVIEWER}), status_code=303)
+    async def review(self, record_id: PathText, request: Request[Any, Any, Any],
+                     services: ServicesDep) -> Response[Any]:
+        """The review form: the same signed review record as ``POST /assessments/{id}/reviews``."""
+        verdict = _verdict(await request.form())
+        await record_review(services, viewer(request), record_id, verdict)
+        return Redirect(f"{UI_PATH}/assessments/{record_id}#reviews-h", status_code=303)
+
+    @get("/assessments/{record_id:str}/adr", opt=allow(READ_ASSESSMENTS), sync_to_thread=True)
+    def adr(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep) -> Response[str]:
+        """The decision record as a file to save (the API serves the same text inline)."""
+        text = adr_text(services, viewer(request), record_id)
+        return Response(text, media_type="text/markdown",
+                        headers={"Content-Disposition": f'attachment; filename="adr-{record_id}.md"'})
+
+    @get("/assessments/{record_id:str}/verification", opt=allow({Role.AUDITOR}), sync_to_thread=True)
+    def verification(self, record_id: PathText, request: Request[Any, Any, Any],
+                     services: ServicesDep) -> Template:
+        """The record's verification (``GET /assessments/{id}/verification``), for an auditor in a browser."""
+        checked = verify_record(services, record_id)
+        return Template("verification.html.j2", context={
+            "viewer": viewer(request), "id": record_id, "checks": msgspec.to_builtins(checked)})
+
 async def screen_ui_request(request: Request[Any, Any, Any]) -> None:
     """The app's query screening, without its JSON-only body rule (the forms are url-encoded)."""
     screen_query(request)
+
+
+def _verdict(form: Any) -> ReviewRequest:
+    try:
+        return msgspec.convert({"verdict": form.get("verdict"), "comment": str(form.get("comment", ""))},
+                               ReviewRequest)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(f"Choose accept, request changes or reject: {exc}") from None
 
 
 def ui_routers(settings: Settings) -> list[Router]:

@@ -23,6 +23,12 @@ from tests.factories import profile_dict
 pytestmark = pytest.mark.browser
 
 
+def logs(driver: webdriver.Chrome, kind: str) -> list[dict[str, Any]]:
+    """The browser's log of ``kind`` since the last read (Selenium leaves ``get_log`` untyped)."""
+    entries: list[dict[str, Any]] = driver.get_log(kind)  # type: ignore[no-untyped-call]
+    return entries
+
+
 class Visit:
     """Checks every page the browser shows: console, origin of every request, a screenshot."""
 
@@ -37,7 +43,7 @@ class Visit:
         self.driver.set_window_size(1280, max(800, min(int(height), 10_000)))  # the whole page in one picture
         self.driver.save_screenshot(str(self.shots / f"{self.count:02d}-{name}.png"))
         self.driver.set_window_size(1280, 1000)
-        errors = [entry for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
+        errors = [entry for entry in logs(self.driver, "browser") if entry["level"] == "SEVERE"]
         assert errors == [], f"console errors on {name}: {errors}"
         for url in self.requested():  # the browser's own chrome:// pages are not the page's requests
             if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
@@ -49,7 +55,7 @@ class Visit:
 
     def requested(self) -> list[str]:
         urls = []
-        for entry in self.driver.get_log("performance"):
+        for entry in logs(self.driver, "performance"):
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
                 urls.append(message["params"]["request"]["url"])
@@ -85,8 +91,8 @@ def test_a_reviewer_signs_in_reads_reviews_and_signs_out(live_server: LiveServer
     assert size["height"] > 150
     drawn = browser.execute_script("return document.querySelectorAll('#cost-chart path').length")
     assert drawn > 10
-    assert "Monthly cost against daily volume" in chart.find_element(By.TAG_NAME, "title").get_attribute(
-        "textContent")
+    assert "Monthly cost against daily volume" in str(chart.find_element(By.TAG_NAME, "title").get_attribute(
+        "textContent"))
     profile_row = browser.find_element(By.CSS_SELECTOR, "#chart-data tr.marked")
     assert profile_row.find_element(By.TAG_NAME, "th").get_attribute("data-volume") == "300000000"
     shown = [cell.get_attribute("data-usd") for cell in profile_row.find_elements(By.TAG_NAME, "td")]

@@ -88,10 +88,13 @@ class TlsAwareSessionBackend(ClientSideSessionBackend):
             await super().store_in_message(scope_session, message, connection)
 
 
+def session_config(secret: bytes, minutes: int) -> CookieBackendConfig:
+    return CookieBackendConfig(secret=derive(secret, "ui-session"), key=SESSION_COOKIE, max_age=minutes * 60,
+                               path=UI_PATH, httponly=True, samesite="strict")
+
+
 def session_middleware(secret: bytes, minutes: int) -> DefineMiddleware:
-    config = CookieBackendConfig(secret=derive(secret, "ui-session"), key=SESSION_COOKIE, max_age=minutes * 60,
-                                 path=UI_PATH, httponly=True, samesite="strict")
-    return DefineMiddleware(UISessionMiddleware, config=config)
+    return DefineMiddleware(UISessionMiddleware, config=session_config(secret, minutes))
 
 
 class UISessionMiddleware(SessionMiddleware[TlsAwareSessionBackend]):

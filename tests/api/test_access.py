@@ -45,6 +45,19 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/clients/{client_id}"): frozenset({Role.ADMIN}),
     ("POST", "/clients/{client_id}/revoke"): frozenset({Role.ADMIN}),
     ("GET", "/metrics"): frozenset({Role.MONITOR, Role.ADMIN}),
+    ("POST", "/assessments/{record_id}/reviews"): frozenset({Role.REVIEWER}),
+    ("GET", "/assessments/{record_id}/reviews"): READERS,
+    ("GET", "/assessments/{record_id}/adr"): READERS,
+}
+# The pages (tests/api/test_ui.py checks who may open each, signed in with a session rather than a key).
+UI_PAGES: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("GET", "/ui/sign-in"): None, ("POST", "/ui/sign-in"): None, ("POST", "/ui/sign-out"): None,
+    ("GET", "/ui"): READERS,
+    ("GET", "/ui/assessments/{record_id}"): READERS,
+    ("GET", "/ui/assessments/{record_id}/adr"): READERS,
+    ("POST", "/ui/assessments/{record_id}/reviews"): frozenset({Role.REVIEWER}),
+    ("GET", "/ui/assessments/{record_id}/verification"): frozenset({Role.AUDITOR}),
+    ("GET", "/ui/static/{file_path}"): None, ("HEAD", "/ui/static/{file_path}"): None,
 }
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/.well-known/jwks.json"), ("GET", "/docs"),
           ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/{path}"),
@@ -65,13 +78,15 @@ def request(client: Client, method: str, path: str, record_id: str) -> int:
     concrete = path.format(record_id=record_id, catalog_id="sourced-2026-12", client_id="cl-0000000000000000")
     if method == "POST" and path == "/assess":
         return client.post(concrete, json=profile_dict()).status_code
+    if method == "POST" and path.endswith("/reviews"):
+        return client.post(concrete, json={"verdict": "accept"}).status_code
     if method == "POST" and path == "/clients":
         return client.post(concrete, json={"name": "matrix", "role": "reviewer"}).status_code
     return client.request(method, concrete).status_code
 
 
 def test_every_route_is_classified(app: Litestar) -> None:
-    assert app_routes(app) == set(PROTECTED) | PUBLIC
+    assert app_routes(app) == set(PROTECTED) | PUBLIC | set(UI_PAGES)
 
 
 @sqlite_only
@@ -234,6 +249,7 @@ def test_the_document_declares_the_bearer_scheme_and_the_problems() -> None:
     assert document["security"] == [{"bearer": []}]
     for path, item in document["paths"].items():
         for method, operation in item.items():
+            assert not path.startswith("/ui"), "the pages are not part of the API document"
             public = (method.upper(), path) in PUBLIC
             assert (operation.get("security") == [{}]) is public, (method, path)
             if not public:

@@ -110,6 +110,37 @@ def cmd_openapi(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def cmd_adr(args: argparse.Namespace, settings: Settings) -> int:
+    """A stored assessment as a MADR decision record (the text of ``GET /assessments/{id}/adr``)."""
+    from advisor.adr import decision_record
+    from advisor.audit.record import Assessment
+    from advisor.store.database import make_engine
+    from advisor.store.integrity import RecordIntegrityError
+    from advisor.store.repository import Repository
+
+    engine = make_engine(settings)
+    repository = Repository(engine)
+    required = settings.review_accepts_required
+    try:
+        body = repository.get(args.id)
+        if body is None:
+            print(f"no assessment {args.id}", file=sys.stderr)
+            return 1
+        text = decision_record(msgspec.json.decode(body, type=Assessment), repository.reviews(args.id),
+                               repository.statuses([args.id], required)[args.id], required)
+    except RecordIntegrityError as exc:
+        print(f"cannot write a decision record: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="advisor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,13 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(OPENAPI_PATH))
     openapi.set_defaults(func=cmd_openapi)
+    adr = sub.add_parser("adr", help="write a stored assessment as a decision record (Markdown, MADR)")
+    adr.add_argument("id", help="the assessment's id")
+    adr.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    adr.set_defaults(func=cmd_adr)
     add_audit_commands(sub)  # verify, export, checkpoint, keys rotate
     add_client_commands(sub)  # clients create|list|revoke
     return parser
 
 
 # Commands that only read or change an existing database: they never create one.
-NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients"})
+NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients", "adr"})
 
 
 def reads_database(args: argparse.Namespace) -> bool:

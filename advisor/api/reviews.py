@@ -14,8 +14,10 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import JSONBody
+from litestar.openapi.spec import Example
+from litestar.params import Body
 
 from advisor.adr import decision_record
 from advisor.api.deps import Services, ServicesDep
@@ -30,6 +32,13 @@ from advisor.jsonlog import request_id_var
 from advisor.store.writer import Draft, ReviewColumns
 
 REVIEW = frozenset({Role.REVIEWER})
+ReviewBodyParam = Annotated[ReviewRequest, Body(
+    media_type=RequestEncodingType.JSON, title="A verdict",
+    description="The verdict and why; unknown fields, another verdict or a comment over 4000 characters get 400.",
+    examples=[Example(summary="Accept", value={"verdict": "accept", "comment": "Costs and risks are as we see them."}),
+              Example(summary="Ask for changes", value={"verdict": "request_changes",
+                                                        "comment": "Price the BAA before we decide."}),
+              Example(summary="Reject", value={"verdict": "reject", "comment": "Patient data may not leave the EU."})])]
 _assessment = msgspec.json.Decoder(Assessment)
 
 
@@ -113,7 +122,7 @@ class ReviewsController(Controller):
                      500: INTEGRITY_RESPONSES[500]},
           response_headers=[ResponseHeader(name="Location", description="The assessment's reviews",
                                            value="/assessments/{id}/reviews", documentation_only=True)])
-    async def review(self, record_id: PathText, data: JSONBody[ReviewRequest], request: Request[Any, Any, Any],
+    async def review(self, record_id: PathText, data: ReviewBodyParam, request: Request[Any, Any, Any],
                      services: ServicesDep) -> Response[Review]:
         review = await record_review(services, principal_of(request), record_id, data)
         return Response(review, status_code=201, headers={"Location": f"/assessments/{record_id}/reviews"})

@@ -6,6 +6,7 @@ Every page: no console error, every request to the service's own origin, a scree
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from advisor.auth.clients import Role
 from tests.browser.conftest import LiveServer
@@ -21,6 +24,14 @@ from tests.conftest import issue_key
 from tests.factories import profile_dict
 
 pytestmark = pytest.mark.browser
+
+
+def click_and_wait(driver: webdriver.Chrome, by: str, value: str) -> None:
+    """Click what loads a new page, and wait until the browser has left the old one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, value).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def logs(driver: webdriver.Chrome, kind: str) -> list[dict[str, Any]]:
@@ -78,10 +89,10 @@ def test_a_reviewer_signs_in_reads_reviews_and_signs_out(live_server: LiveServer
     assert browser.current_url.startswith(f"{origin}/ui/sign-in")
     visit.check("sign-in")
     browser.find_element(By.ID, "api_key").send_keys(reviewer)
-    browser.find_element(By.ID, "sign-in").click()
+    click_and_wait(browser, By.ID, "sign-in")
     assert browser.current_url.rstrip("/") == f"{origin}/ui"
     visit.check("list")
-    browser.find_element(By.LINK_TEXT, "Acme").click()
+    click_and_wait(browser, By.LINK_TEXT, "Acme")
     assert browser.current_url == f"{origin}/ui/assessments/{record['id']}"
     visit.check("assessment")
 
@@ -104,3 +115,32 @@ def test_a_reviewer_signs_in_reads_reviews_and_signs_out(live_server: LiveServer
         cell = browser.find_element(By.CSS_SELECTOR, f"#options td.money[data-option='{option}']")
         assert (cell.get_attribute("data-monthly") or None) == values["monthly_usd"]
     chart.screenshot(str(tmp_path / "screenshots" / "chart.png"))
+
+    # A verdict through the form: a signed review record, and the status changes.
+    assert browser.find_element(By.ID, "status").text == "proposed"
+    browser.find_element(By.CSS_SELECTOR, "input[name='verdict'][value='accept']").click()
+    browser.find_element(By.ID, "comment").send_keys("Costs and risks are as we see them.")
+    click_and_wait(browser, By.ID, "submit-review")
+    assert browser.find_element(By.ID, "status").text == "accepted"
+    assert browser.find_element(By.CSS_SELECTOR, "#reviews td.verdict").text == "accept"
+    visit.check("reviewed")
+    stored = httpx.get(f"{origin}/assessments/{record['id']}/reviews", headers={"Authorization": f"Bearer {reviewer}"})
+    assert stored.json()["status"] == "accepted"
+    assert [r["comment"] for r in stored.json()["reviews"]] == ["Costs and risks are as we see them."]
+
+    # The decision record, downloaded as a file: the same text the API serves.
+    browser.find_element(By.ID, "adr-link").click()
+    saved = tmp_path / "downloads" / f"adr-{record['id']}.md"
+    deadline = time.monotonic() + 30
+    while not saved.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    served = httpx.get(f"{origin}/assessments/{record['id']}/adr", headers={"Authorization": f"Bearer {reviewer}"})
+    assert saved.read_text(encoding="utf-8") == served.text
+    assert served.text.startswith("---\nstatus: accepted\n")
+
+    # Sign out: the pages ask for a key again.
+    click_and_wait(browser, By.ID, "sign-out")
+    assert browser.current_url.startswith(f"{origin}/ui/sign-in")
+    visit.check("signed-out")
+    browser.get(f"{origin}/ui/assessments/{record['id']}")
+    assert browser.current_url.startswith(f"{origin}/ui/sign-in")

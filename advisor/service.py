@@ -119,18 +119,29 @@ class Advisor:
         fired_ids = self.engine.evaluate(self._fact(profile, run))
         return [rule for rule in self.rulebook.rules if rule.id in fired_ids]
 
-    def evaluate(self, profile: Profile) -> tuple[PricingRun, Exclusions]:
-        """Fire the rules and build the pricing run they configure (line items, excluded variants)."""
+    def evaluate(self, profile: Profile, *, managed_factor: Decimal = Decimal(1),
+                 gpu_factor: Decimal = Decimal(1)) -> tuple[PricingRun, Exclusions]:
+        """Fire the rules and build the pricing run they configure (line items, excluded variants).
+
+        The factors scale managed token prices and GPU/server prices (a what-if); rules never read prices.
+        """
         loaded = self.catalog_for(profile)
-        base = PricingRun(profile, self.check(profile, loaded), self.regions)
+        base = PricingRun(profile, self.check(profile, loaded), self.regions,
+                          managed_factor=managed_factor, gpu_factor=gpu_factor)
         fired = self.fired(profile, base)
         volume = Decimal(profile.workload.daily_tokens)
         excluded = exclusions(fired, [o for o in OPTION_NAMES if base.cost(o, volume) is not None])
-        return base.with_rules(_rule_items(list(excluded.applied)), tuple(excluded.hybrid_variants)), excluded
+        return self.priced(base, excluded), excluded
 
-    def assess(self, profile: Profile) -> Recommendation:
+    @staticmethod
+    def priced(run: PricingRun, excluded: Exclusions) -> PricingRun:
+        """A rule-free run with the line items and variant exclusions of rules already fired."""
+        return run.with_rules(_rule_items(list(excluded.applied)), tuple(excluded.hybrid_variants))
+
+    def assess(self, profile: Profile, *, managed_factor: Decimal = Decimal(1),
+               gpu_factor: Decimal = Decimal(1)) -> Recommendation:
         volume = Decimal(profile.workload.daily_tokens)
-        run, excluded = self.evaluate(profile)
+        run, excluded = self.evaluate(profile, managed_factor=managed_factor, gpu_factor=gpu_factor)
         loaded = run.a.loaded
         applied = list(excluded.applied)
         prices = {option: run.price(option, volume) for option in OPTION_NAMES}

@@ -21,6 +21,7 @@ from typing import Annotated, Final
 
 import msgspec
 
+from advisor.costs.crossing import GRID
 from advisor.costs.model import PricingRun
 from advisor.domain.decision import LABELS, RISK_RANK, Exclusions, NoEligibleOption, decide
 from advisor.domain.profile import MAX_DAILY_TOKENS, OPTION_NAMES, OptionName
@@ -108,13 +109,41 @@ def volumes(volume: int, points: int = DEFAULT_POINTS, span: int = SPAN) -> tupl
 
 
 def decision_at(evaluation: Evaluation, volume: int) -> OptionName | None:
-    """The option ``decide`` chooses at ``volume`` with the evaluation's rules and prices, all else fixed."""
+    """The option ``decide`` chooses at ``volume`` with the evaluation's rules and prices, all else fixed.
+
+    ``decide`` only compares the volume with each crossing, so it is handed whether the crossing lies
+    at or below the volume (``settled``) rather than the crossing itself: the same answer, and a
+    flip search that asks this dozens of times skips most of each crossing search.
+    """
     run, excluded = evaluation
     monthly = {o: run.cost(o, Decimal(volume)) for o in OPTION_NAMES}
+
+    def threshold(riskier: OptionName, safer: OptionName, factor: Decimal) -> int | None:
+        return 0 if settled(run, riskier, safer, factor, volume) else None
+
     try:
-        return decide(list(excluded.applied), excluded.by_option, monthly, volume, run.sustained).option
+        return decide(list(excluded.applied), excluded.by_option, monthly, volume, threshold).option
     except NoEligibleOption:
         return None
+
+
+def settled(run: PricingRun, riskier: OptionName, safer: OptionName, factor: Decimal, volume: int) -> bool:
+    """``run.sustained(riskier, safer, factor) <= volume``, reading the crossing grid from the top down only
+    as far as the volume where it can (the crossing search reads it the same way, then refines)."""
+    v = Decimal(volume)
+
+    def gap(at: Decimal) -> Decimal:
+        a, b = run.cost(riskier, at), run.cost(safer, at)
+        return Decimal(1) if a is None or b is None else a - factor * b
+
+    above = [g for g in GRID if g >= v]
+    if any(gap(g) > 0 for g in reversed(above)):  # a violation at or above the volume: the crossing is above it
+        return False
+    below = [g for g in GRID if g < v]
+    if not below or gap(below[-1]) <= 0:  # the last violation ends below the volume's grid interval
+        return True
+    at = run.sustained(riskier, safer, factor)  # the volume lies in the last violating interval: refine
+    return at is not None and at <= volume
 
 
 def volume_curve(evaluation: Evaluation, points: int = DEFAULT_POINTS, *,

@@ -7,6 +7,8 @@ roles checked against the client's. Forms are CSRF-checked (advisor.ui.session).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +17,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -29,7 +32,8 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from advisor.analysis.curve import volume_curve
+from advisor.analysis.service import Analysis
+from advisor.analysis.what_if import Flip, Shocks
 from advisor.api.audit import STORED_TIME, assessment_page, parse_cursor, verify_record
 from advisor.api.deps import Services, ServicesDep
 from advisor.api.reviews import adr_text, record_review, reviews_of
@@ -115,15 +119,41 @@ def _bound(value: str | None) -> str | None:
         return None
 
 
-def cost_chart(services: Services, record: Assessment) -> Chart | None:
-    """The curve around the record's profile, with the rules and catalog in use now (a note says when they differ)."""
-    advisor = services.advisor
+class Analyses:
+    """The chart and flip points of recently opened records, per process.
+
+    A stored record never changes and the rules and catalogs are loaded once per process, so the analysis
+    of a record is the same on every view; drawing it (what-if searches, matplotlib) costs far more than
+    the rest of the page.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._found: OrderedDict[str, tuple[Chart | None, list[Flip]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, services: Services, record: Assessment) -> tuple[Chart | None, list[Flip]]:
+        with self._lock:
+            if record.id in self._found:
+                self._found.move_to_end(record.id)
+                return self._found[record.id]
+        found = analysed(services, record)
+        with self._lock:
+            self._found[record.id] = found
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return found
+
+
+def analysed(services: Services, record: Assessment) -> tuple[Chart | None, list[Flip]]:
+    """The cost curve and the what-if flip points around the record's profile (advisor.analysis), with the rules
+    and catalog loaded now; none when the profile can no longer be assessed (e.g. its catalog is gone)."""
     try:
-        curve = volume_curve(advisor.evaluate(record.profile))
-    except ProfileError:  # e.g. its catalog is no longer loaded: the page goes on without the chart
-        return None
+        found = Analysis(services.advisor).what_if(record.profile, Shocks())
+    except ProfileError:
+        return None, []
     title = f"Monthly cost against daily volume for {record.profile.organization.name}"
-    return chart_of(curve, title)
+    return chart_of(found.curve, title), list(found.flips)
 
 
 def review_permission(principal: Principal, record: Assessment) -> tuple[bool, str | None]:
@@ -198,7 +228,8 @@ class UIController(Controller):
                                                  "status_by_id": status_by_id})
 
     @get("/assessments/{record_id:str}", opt=allow(READ_ASSESSMENTS), sync_to_thread=True, name="ui-assessment")
-    def assessment(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+    def assessment(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep,
+                   analyses: Analyses) -> Template:
         principal = viewer(request)
         body = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
         if body is None:
@@ -206,14 +237,14 @@ class UIController(Controller):
         record = _assessment.decode(body)
         reviews = reviews_of(services, record_id)
         status = reviews.status
+        chart, flips = analyses.of(services, record)
         can_review, review_note = review_permission(principal, record)
         return Template("assessment.html.j2", context={
             "viewer": principal, "a": record, "labels": LABELS, "money": money, "status": status,
             "options": [(name, LABELS[name], record.options.get(name)) for name in OPTION_NAMES],
             "reviews": reviews.reviews, "can_review": can_review, "review_note": review_note,
             "policy": policy_text(services.settings.review_accepts_required),
-            "can_verify": Role.AUDITOR in principal.roles, "flips": [s.basis for s in record.sensitivity],
-            "chart": cost_chart(services, record),
+            "can_verify": Role.AUDITOR in principal.roles, "flips": flips, "chart": chart,
         })
 
 
@@ -257,7 +288,9 @@ def ui_routers(settings: Settings) -> list[Router]:
     """The pages (session and CSRF middleware on them only) and their style sheet (public: the sign-in page needs
     it, and it is the same for everyone)."""
     secret = ui_secret(settings.ui_secret_path())
+    analyses = Analyses()
     pages = Router(UI_PATH, route_handlers=[UIController], before_request=screen_ui_request,
+                   dependencies={"analyses": Provide(lambda: analyses, use_cache=True, sync_to_thread=False)},
                    middleware=[csrf_middleware(secret), session_middleware(secret, settings.ui_session_minutes)])
     static = create_static_files_router(path=f"{UI_PATH}/static", directories=[STATIC], opt={PUBLIC_OPT: True},
                                         include_in_schema=False, name="ui-static")

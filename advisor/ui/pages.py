@@ -17,7 +17,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -229,7 +229,7 @@ class UIController(Controller):
 
     @get("/assessments/{record_id:str}", opt=allow(READ_ASSESSMENTS), sync_to_thread=True, name="ui-assessment")
     def assessment(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep,
-                   analyses: Analyses) -> Template:
+                   analyses: NamedDependency[Analyses]) -> Template:
         principal = viewer(request)
         body = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
         if body is None:

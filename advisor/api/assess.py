@@ -115,19 +115,21 @@ def wants_minimal(request: Request[Any, Any, Any]) -> bool:
     return False
 
 
+def with_status(body: bytes, status: str) -> bytes:
+    """The served assessment with its current status appended (outside the signed bytes: it changes)."""
+    return b'%s,"status":"%s"}' % (body[:-1], status.encode("ascii"))
+
+
 async def served(services: Services, record_id: str, minimal: bool) -> tuple[bytes, dict[str, str]]:
     """A stored record's body as served (checked like every read), whole or minimal."""
     body = await anyio.to_thread.run_sync(services.repository.get, record_id)
     if body is None:  # pragma: no cover - the record committed before this is asked
         raise StoreUnavailable(f"record {record_id} is not readable yet")
     if not minimal:
-        return body, {}
+        statuses = await anyio.to_thread.run_sync(services.repository.statuses, [record_id],
+                                                  services.settings.review_accepts_required)
+        return with_status(body, statuses[record_id]), {}
     return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
-
-
-def with_status(body: bytes, status: str) -> bytes:
-    """The served assessment with its current status appended (outside the signed bytes: it changes)."""
-    return b'%s,"status":"%s"}' % (body[:-1], status.encode("ascii"))
 
 
 class AssessController(Controller):

@@ -142,7 +142,7 @@ class Assessment(Recommendation, frozen=True, kw_only=True):
     receipt: Annotated[Receipt, msgspec.Meta(description="Proof of what was stored: position, hashes, key, "
                                                          "signature, and its inclusion in a signed tree head")]
     status: Annotated[Status | None, msgspec.Meta(description=(
-        "`GET /assessments/{id}` only, outside the signed bytes since it changes: `proposed`, `accepted` or "
+        "Outside the signed bytes since it changes (absent from a `return=minimal` body): `proposed`, `accepted` or "
         "`rejected` from its reviews (see `GET /assessments/{id}/reviews`), `superseded` once a reassessment "
         "supersedes it"))] = None
 

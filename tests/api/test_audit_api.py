@@ -72,7 +72,8 @@ def test_listing_is_newest_first_and_pages_without_overlap(services: Services, a
     assert len(first["items"]) == COUNT  # default limit 50
     assert first["next_cursor"] is None
     assert set(first["items"][0]) == {"id", "seq", "created_at", "requester", "organization", "decision",
-                                      "strength", "rules_digest", "catalog_id", "hash", "integrity"}
+                                      "strength", "rules_digest", "catalog_id", "hash", "integrity", "status"}
+    assert {i["status"] for i in first["items"]} == {"proposed"}  # nobody reviewed them
 
 
 def test_listing_filters(services: Services, auditor: Client) -> None:
@@ -192,7 +193,7 @@ def jose_verify(token: str, key_set: KeySet, payload: bytes | None = None) -> An
 def portal_payload(body: dict[str, Any]) -> bytes:
     """The signed bytes a portal rebuilds from a served assessment with any RFC 8785 library (here ``rfc8785``)."""
     receipt = body["receipt"]
-    recommendation = {k: v for k, v in body.items() if k not in ("id", "created_at", "requester", "receipt")}
+    recommendation = {k: v for k, v in body.items() if k not in ("id", "created_at", "requester", "receipt", "status")}
     return rfc8785.dumps({"created_at": body["created_at"], "id": body["id"], "key_id": receipt["key_id"],
                           "log": receipt["log"], "prev_hash": receipt["prev_hash"], "recommendation": recommendation,
                           "requester": body["requester"], "seq": receipt["seq"]})

@@ -10,24 +10,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from litestar import Litestar, Router
-from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, SecurityScheme
 from litestar.types import Middleware
 from sqlalchemy import Engine
 
 from advisor import __version__
-from advisor.analysis.service import Analysis
 from advisor.api.access import BEARER_SCHEME, PUBLIC_OPT, ApiKeyAuthenticationMiddleware, rate_limit_config, role_guard
 from advisor.api.analysis import AnalysisController
 from advisor.api.assess import AssessController
 from advisor.api.audit import AuditController
 from advisor.api.clients import ClientsController
+from advisor.api.docs_ui import assets_router, swagger_plugin
 from advisor.api.meta import MetaController
 from advisor.api.metrics import MetricsController, prometheus_config
 from advisor.api.openapi_schema import StrictStructSchemaPlugin
@@ -36,8 +33,8 @@ from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.api.proofs import ProofController
 from advisor.api.reassess import ReassessController
 from advisor.api.reassess_examples import DRIFT_EXAMPLES
+from advisor.api.reviews import ReviewsController
 from advisor.api.strict_json import screen_request
-from advisor.application.evaluate import Advisor
 from advisor.application.reassess import Replayer
 from advisor.application.record_assessment import AssessmentRecorder
 from advisor.auth.clients import ClientStore
@@ -45,6 +42,7 @@ from advisor.domain.drift import Drift
 from advisor.domain.profile import Profile
 from advisor.logs import RequestContextMiddleware, stamp_response
 from advisor.metrics import assessment_stored, observe_commit
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.assessment_log import AssessmentLog
 from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
@@ -53,47 +51,11 @@ from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
 from advisor.store.versions import VersionStore
 from advisor.store.writer import Appender, BatchAppend, ChainWriter, append_batch
-from advisor.workers.evaluators import Evaluated, Evaluator, build_advisor, make_evaluator
+from advisor.ui.pages import template_config, ui_routers
+from advisor.workers.evaluators import build_advisor, make_evaluator
 from advisor.workers.writer import WriterProcess, wants_writer_process
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Services:
-    """What ``build_services`` wired for one worker process: the lifespan hooks start and stop it, the CLI
-    and tests reach it as ``app.state.services``. Controllers never see it: each gets the pieces it names."""
-
-    settings: Settings
-    advisor: Advisor
-    evaluator: Evaluator
-    engine: Engine  # SQLAlchemy's (``advisor.rule_engine`` is the rules')
-    repository: Repository
-    writer: Appender
-    keyring: KeyRing
-    clients: ClientStore
-    idempotency: IdempotencyStore
-    record_assessment: AssessmentRecorder[Evaluated]
-    versions: VersionStore  # every rulebook and catalog version records name, by digest
-    replayer: Replayer  # reassess: today's advisor, the kept rulebooks of past records
-
-    def dependencies(self) -> dict[str, Provide]:
-        """One ``Provide`` per thing a controller may name (the parameter's name is the key)."""
-        provided: dict[str, Any] = {
-            "settings": self.settings, "advisor": self.advisor, "db_engine": self.engine,
-            "repository": self.repository, "keyring": self.keyring, "clients": self.clients,
-            "record_assessment": self.record_assessment, "analysis": Analysis(self.advisor),
-            "versions": self.versions, "replayer": self.replayer,
-        }
-        return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
-                for name, value in provided.items()}
-
-
-def _constant(value: Any) -> Any:
-    def provide() -> Any:
-        return value
-
-    return provide
 
 
 @dataclass(frozen=True)
@@ -142,7 +104,7 @@ def openapi_config() -> OpenAPIConfig:
         "a sourced catalog; every recommendation is signed and stored in a hash-chained audit log.",
         contact=Contact(name="LLM Hosting Advisor team"),
         path="/docs",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[swagger_plugin()],  # served from this service: works air-gapped
         # The documents and UIs are public; everything else needs the bearer API key unless it says otherwise.
         openapi_router=Router("/docs", route_handlers=[], include_in_schema=False, opt={PUBLIC_OPT: True}),
         components=Components(security_schemes={BEARER_SCHEME: SecurityScheme(
@@ -184,7 +146,9 @@ def create_app(settings: Settings | None = None, strategies: Strategies = Strate
         middleware.append(rate_limit_config(settings.rate_limit_per_minute).middleware)
     app = Litestar(
         route_handlers=[AnalysisController, AssessController, AuditController, ClientsController, MetaController,
-                        MetricsController, ProofController, ReassessController],
+                        MetricsController, ProofController, ReassessController, ReviewsController, assets_router(),
+                        *ui_routers(settings)],
+        template_config=template_config(),
         dependencies=services.dependencies(),
         middleware=middleware,
         guards=[role_guard],

@@ -131,6 +131,37 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def cmd_adr(args: argparse.Namespace, settings: Settings) -> int:
+    """A stored assessment as a MADR decision record (the text of ``GET /assessments/{id}/adr``)."""
+    from advisor.adr import decision_record
+    from advisor.audit.record import Assessment
+    from advisor.store.database import make_engine
+    from advisor.store.errors import RecordIntegrityError
+    from advisor.store.repository import Repository
+
+    engine = make_engine(settings)
+    repository = Repository(engine)
+    required = settings.review_accepts_required
+    try:
+        body = repository.get(args.id)
+        if body is None:
+            print(f"no assessment {args.id}", file=sys.stderr)
+            return 1
+        text = decision_record(msgspec.json.decode(body, type=Assessment), repository.reviews(args.id),
+                               repository.statuses([args.id], required)[args.id], required)
+    except RecordIntegrityError as exc:
+        print(f"cannot write a decision record: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="advisor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default=str(OPENAPI_PATH))
     openapi.set_defaults(func=cmd_openapi)
+    adr = sub.add_parser("adr", help="write a stored assessment as a decision record (Markdown, MADR)")
+    adr.add_argument("id", help="the assessment's id")
+    adr.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    adr.set_defaults(func=cmd_adr)
     add_audit_commands(sub)  # verify, export, checkpoint, keys rotate
     add_client_commands(sub)  # clients create|list|revoke
     add_impact_command(sub)  # replay chain heads under proposed rules and catalogs
@@ -157,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that only read or change an existing database: they never create one.
-NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients", "impact"})
+NEEDS_DATABASE = frozenset({"verify", "export", "checkpoint", "keys", "clients", "impact", "adr"})
 
 
 def reads_database(args: argparse.Namespace) -> bool:

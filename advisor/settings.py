@@ -49,6 +49,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     keep_alive_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
     # Open connections per server process; more are closed at once, requests beyond it answered 503.
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    # Review policy: how many distinct reviewers' current verdict must be accept for an assessment to be accepted.
+    review_accepts_required: Annotated[int, msgspec.Meta(ge=1, le=50)] = 1
+    # The pages for people (advisor/ui): how long a sign-in lasts, and the secret behind its cookies (created
+    # 0600 on first start; unset: <keys_dir>/ui-secret). Replicas behind one address share the file.
+    ui_session_minutes: Annotated[int, msgspec.Meta(ge=5, le=7 * 24 * 60)] = 480
+    ui_secret_file: Path | None = None
+
+    def ui_secret_path(self) -> Path:
+        return self.ui_secret_file or self.keys_dir / "ui-secret"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

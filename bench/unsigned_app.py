@@ -40,6 +40,7 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
         raw = splice_payload(envelope, draft.recommendation_raw)
         marker = f"unsigned-{draft.id}"  # hash and prev_hash are UNIQUE columns
         columns = draft.columns
+        assert columns is not None  # the bench appends assessments only
         rows.append({"seq": seq, "id": draft.id, "prev_hash": f"p-{marker}", "hash": marker, "created_at": now,
                      "requester": draft.requester, "organization": columns.organization,
                      "decision": columns.decision, "strength": columns.strength,

@@ -284,3 +284,8 @@ def client_as(app: Litestar, client: TestClient[Litestar]) -> Callable[..., Test
         return authorised(TestClient(app), None if role is None else issue_key(app, role, name))
 
     return make
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files (tests/golden/) from the code instead of comparing with them")

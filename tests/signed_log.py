@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from advisor.app import Services
 from advisor.audit.canonical import canonical_bytes
 from advisor.audit.checkpoint import sign_checkpoint
 from advisor.audit.jws import sign_detached
 from advisor.audit.keys import SigningKey, load_key_dir
 from advisor.audit.merkle import extend, frontier_nodes, leaf_hash, root_of
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.writer import Appended, ChainWriter, Draft
 from tests.factories import make_profile

@@ -124,13 +124,20 @@ def wants_minimal(request: Request[Any, Any, Any]) -> bool:
     return False
 
 
-async def served(repository: Repository, record_id: str, minimal: bool) -> tuple[bytes, dict[str, str]]:
+def with_status(body: bytes, status: str) -> bytes:
+    """The served assessment with its current status appended (outside the signed bytes: it changes)."""
+    return b'%s,"status":"%s"}' % (body[:-1], status.encode("ascii"))
+
+
+async def served(repository: Repository, record_id: str, minimal: bool,
+                 accepts_required: int) -> tuple[bytes, dict[str, str]]:
     """A stored record's body as served (checked like every read), whole or minimal."""
     body = await anyio.to_thread.run_sync(repository.get, record_id)
     if body is None:  # pragma: no cover - the record committed before this is asked
         raise StoreUnavailable(f"record {record_id} is not readable yet")
     if not minimal:
-        return body, {}
+        statuses = await anyio.to_thread.run_sync(repository.statuses, [record_id], accepts_required)
+        return with_status(body, statuses[record_id]), {}
     return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
 
 
@@ -176,7 +183,7 @@ class AssessController(Controller):
         except KeyInFlight as exc:
             raise in_flight(exc.retry_after) from None
         minimal = wants_minimal(request)  # ``prefer`` documents the header; every Prefer line is read
-        body, headers = await served(repository, recorded.record_id, minimal)
+        body, headers = await served(repository, recorded.record_id, minimal, settings.review_accepts_required)
         if recorded.replayed:
             return raw_response(body, recorded.status, {**recorded.headers, **headers, REPLAYED_HEADER: "true"})
         # Bytes go out as they are; the annotation documents their schema.
@@ -188,10 +195,11 @@ class AssessController(Controller):
          description="Assessors read the assessments they created (another client's is 404, as if it did not "
          "exist); reviewers and auditors read all.",
          operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
-    def read(self, record_id: PathText, request: Request[Any, Any, Any],
-             repository: NamedDependency[Repository]) -> Response[Assessment]:
+    def read(self, record_id: PathText, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
+             settings: NamedDependency[Settings]) -> Response[Assessment]:
         principal = principal_of(request)
         found = repository.get(record_id, None if principal.reads_all else principal.client_id)
         if found is None:
             raise NotFoundException(f"no assessment {record_id}")
-        return Response(cast(Any, found), media_type=ContentType.JSON)
+        status = repository.statuses([record_id], settings.review_accepts_required)[record_id]
+        return Response(cast(Any, with_status(found, status)), media_type=ContentType.JSON)

@@ -77,6 +77,44 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
+# A status filter is applied to pages of the log (status is derived, not stored): at most this many rows are
+# read per request; a page may then come back short, with a cursor to read on from.
+STATUS_SCAN_ROWS = 5000
+
+
+def assessment_page(repository: Repository, where: ListFilter, before: int | None, limit: int, status: str | None,
+                    accepts_required: int) -> AssessmentPage:
+    """A page of summaries with their status, newest first, optionally only those with ``status``."""
+    found: list[Summary] = []
+    scanned = 0
+    while True:
+        batch = repository.page(where, before, limit + 1)
+        statuses = repository.statuses([s.id for s in batch if s.integrity == "ok"], accepts_required)
+        for summary in batch:
+            if summary.integrity == "ok":
+                summary = msgspec.structs.replace(summary, status=statuses[summary.id])
+            if status is None or summary.status == status:
+                found.append(summary)
+        scanned += len(batch)
+        if len(found) > limit:
+            return AssessmentPage(items=found[:limit], next_cursor=str(found[limit - 1].seq))
+        if len(batch) <= limit:  # the end of the log
+            return AssessmentPage(items=found, next_cursor=None)
+        before = batch[-1].seq
+        if scanned >= STATUS_SCAN_ROWS:
+            return AssessmentPage(items=found, next_cursor=str(before))
+
+
+def verify_record(engine: Engine, log_name: str, record_id: str) -> RecordVerification:
+    """One record checked: signature, hash, canonical form, columns, key window, links to its neighbours."""
+    result = verify_stored_record(engine, record_id, log_name)
+    if result is None:
+        raise NotFoundException(f"no assessment {record_id}")
+    for found in result.problems:
+        INTEGRITY_FAILURES.labels(kind=found.kind).inc()
+    return result
+
+
 class AuditController(Controller):
     tags = ["audit"]
 
@@ -89,6 +127,7 @@ class AuditController(Controller):
          opt=allow(READ_ASSESSMENTS))
     def list_assessments(
         self, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
+        settings: NamedDependency[Settings],
         organization: Annotated[str | None, QueryParameter(pattern=STORABLE, max_length=200, description=(
             "Organisations whose name starts with this, in any case (`acme` lists Acme Health and ACME Corp); "
             "case is folded as the database's lower() folds it: on SQLite only A-Z"))] = None,
@@ -99,6 +138,7 @@ class AuditController(Controller):
         strength: FromQuery[Literal["mandatory", "clear", "marginal"] | None] = None,
         requester: QueryText = None,
         rules_digest: QueryText = None,
+        status: FromQuery[Literal["proposed", "accepted", "rejected", "superseded"] | None] = None,
         created_from: Annotated[str | None, QueryParameter(description="inclusive, RFC 3339",
                                                             format=OpenAPIFormat.DATE_TIME)] = None,
         created_to: Annotated[str | None, QueryParameter(description="exclusive, RFC 3339",
@@ -112,10 +152,8 @@ class AuditController(Controller):
                                   created_from=stored_time(created_from, "created_from"),
                                   created_to=stored_time(created_to, "created_to")),
                        requester_scope(request))
-        items = repository.page(where, parse_cursor(cursor), limit + 1)
-        more = len(items) > limit
-        items = items[:limit]
-        return AssessmentPage(items=items, next_cursor=str(items[-1].seq) if more else None)
+        return assessment_page(repository, where, parse_cursor(cursor), limit, status,
+                               settings.review_accepts_required)
 
     @get("/assessments/{record_id:str}/verification", summary="Verify one stored assessment",
          description="Its signature, hash, canonical form, stored columns against the signed payload, the key's "
@@ -124,12 +162,7 @@ class AuditController(Controller):
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
     def verification(self, record_id: PathText, db_engine: NamedDependency[Engine],
                      settings: NamedDependency[Settings]) -> RecordVerification:
-        result = verify_stored_record(db_engine, record_id, settings.log_name)
-        if result is None:
-            raise NotFoundException(f"no assessment {record_id}")
-        for found in result.problems:
-            INTEGRITY_FAILURES.labels(kind=found.kind).inc()
-        return result
+        return verify_record(db_engine, settings.log_name, record_id)
 
     @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint, signed note)",
          description="The log's size and RFC 9162 Merkle root now, as a C2SP signed note (Ed25519, key named by "

@@ -7,12 +7,13 @@ the signed bytes; the table's other columns are queryable copies checked against
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from advisor.audit.canonical import canonical_bytes
 from advisor.domain.recommendation import Recommendation
+from advisor.domain.review import ReviewBody, Status
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,12 +46,64 @@ class Columns(msgspec.Struct, frozen=True, kw_only=True):
     strength: str
     rules_digest: str
     catalog_id: str
+    subject: str | None = None  # the assessment a reassessment supersedes
 
     @classmethod
     def of(cls, recommendation: Recommendation) -> Columns:
         return cls(organization=recommendation.profile.organization.name, decision=recommendation.decision,
                    strength=recommendation.strength, rules_digest=recommendation.versions.rules_digest,
-                   catalog_id=recommendation.versions.catalog_id)
+                   catalog_id=recommendation.versions.catalog_id, subject=recommendation.supersedes)
+
+
+REVIEW = "review"
+ASSESSMENT = "assessment"
+
+
+class SignedReview(Envelope, frozen=True, kw_only=True):
+    """A review record: the log envelope (``requester`` is the reviewer), its kind, and the verdict."""
+
+    kind: Literal["review"]
+    review: ReviewBody
+
+
+_review_decoder = msgspec.json.Decoder(SignedReview)
+
+
+def review_bytes(body: ReviewBody) -> bytes:
+    """Canonical bytes of a review body (strings only: sorted-key msgspec output is RFC 8785)."""
+    return _sorted.encode(body)
+
+
+def splice_review(payload: Envelope, review_raw: bytes) -> bytes:
+    """The signed bytes of a review record: like an assessment's, with ``kind`` and ``review`` instead of
+    ``recommendation`` (an assessment record has no ``kind``: every record before reviews stays as it was)."""
+    return _sorted.encode({"created_at": payload.created_at, "id": payload.id, "key_id": payload.key_id,
+                           "kind": REVIEW, "log": payload.log, "prev_hash": payload.prev_hash,
+                           "requester": payload.requester, "review": msgspec.Raw(review_raw),
+                           "seq": payload.seq})
+
+
+def is_review(raw: bytes) -> bool:
+    """Whether stored bytes are a review record (cheap: only ``kind`` is decoded)."""
+    try:
+        return _kind.decode(raw).kind == REVIEW
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+
+
+class _Kind(msgspec.Struct):
+    kind: str = ASSESSMENT
+
+
+_kind = msgspec.json.Decoder(_Kind)
+
+
+def parse_review(raw: bytes) -> SignedReview:
+    """Decode stored bytes as a signed review and insist they are in canonical form."""
+    payload = _review_decoder.decode(raw)
+    if splice_review(payload, review_bytes(payload.review)) != raw:
+        raise NotCanonical("payload bytes are not in canonical form")
+    return payload
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -86,6 +139,10 @@ class Assessment(Recommendation, frozen=True, kw_only=True):
     requester: Annotated[str, msgspec.Meta(description="The client id that created it (inside the signed record)")]
     receipt: Annotated[Receipt, msgspec.Meta(description="Proof of what was stored: position, hashes, key, "
                                                          "signature, and its inclusion in a signed tree head")]
+    status: Annotated[Status | None, msgspec.Meta(description=(
+        "Outside the signed bytes since it changes (absent from a `return=minimal` body): `proposed`, `accepted` or "
+        "`rejected` from its reviews (see `GET /assessments/{id}/reviews`), `superseded` once a reassessment "
+        "supersedes it"))] = None
 
 
 def record_hash(payload: bytes) -> str:
@@ -153,7 +210,7 @@ class _Served(msgspec.Struct):
 
 
 _served = msgspec.json.Decoder(_Served)
-_ASSESSMENT_ONLY = frozenset({"id", "created_at", "requester", "receipt"})
+_ASSESSMENT_ONLY = frozenset({"id", "created_at", "requester", "receipt", "status"})
 
 
 def signed_payload(body: bytes) -> bytes:

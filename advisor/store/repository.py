@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -13,7 +13,8 @@ import msgspec
 from sqlalchemy import Connection, Engine, Row, bindparam, func, literal, select
 
 from advisor.audit.integrity import listed_failure
-from advisor.audit.record import Receipt, StoredPayload, assessment_json
+from advisor.audit.record import ASSESSMENT, REVIEW, Receipt, StoredPayload, assessment_json, parse_review
+from advisor.domain.review import VERDICTS, Review, Status, Verdict, status_of
 from advisor.metrics import INTEGRITY_FAILURES
 from advisor.store.integrity import Proven, check_row, latest_head, with_leaf
 from advisor.store.tables import chain_head, records
@@ -67,8 +68,9 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         "The summary's first sentence: the decision, its strength and why (absent when integrity is failed)"))] = None
     industry: Annotated[str | None, msgspec.Meta(description=(
         "The profile's industry, free text (absent when the profile gives none or integrity is failed)"))] = None
-    review_status: Annotated[str | None, msgspec.Meta(description=(
-        "The board's sign-off status (absent until the record is reviewed)"))] = None
+    status: Annotated[Status | None, msgspec.Meta(description=(
+        "proposed, accepted or rejected from its reviews, superseded once a reassessment supersedes it (not "
+        "signed: it changes); absent when integrity is failed"))] = None
 
 
 class _Cost(msgspec.Struct):
@@ -144,6 +146,15 @@ def summary_of(row: Any) -> Summary:
                    integrity_problem=reason)
 
 
+def review_of(row: Any) -> Review:
+    """A checked review row (``payload``, ``hash``) as served."""
+    signed = parse_review(row.payload.encode("utf-8"))
+    body = signed.review
+    return Review(id=signed.id, assessment_id=body.assessment_id, assessment_hash=body.assessment_hash,
+                  reviewer=signed.requester, verdict=body.verdict, comment=body.comment,
+                  created_at=signed.created_at, seq=signed.seq, hash=str(row.hash))
+
+
 def receipt_of(payload: StoredPayload, row: Any, proven: Proven) -> Receipt:
     """The compact receipt: the detached JWS and the inclusion proof under the newest signed tree head."""
     head, path = proven.head, proven.path
@@ -162,7 +173,7 @@ def assessment_of(row: Any, proven: Proven) -> bytes:
 
 # Built once: a record with its leaf (and, for an assessor, only its own).
 _RECORD = with_leaf(records.c.id, records.c.seq, records.c.payload, records.c.hash, records.c.jws).where(
-    records.c.id == bindparam("id"))
+    records.c.id == bindparam("id"), records.c.kind == ASSESSMENT)
 _OWN_RECORD = _RECORD.where(records.c.requester == bindparam("requester"))
 
 
@@ -204,6 +215,7 @@ class Repository:
         conditions: list[Any] = [column == value for column, value in (
             (c.decision, where.decision), (c.strength, where.strength), (c.requester, where.requester),
             (c.rules_digest, where.rules_digest)) if value is not None]
+        conditions.append(c.kind == ASSESSMENT)
         lowered = func.lower(c.organization)
         with self.engine.connect() as conn:
             if where.q is not None:
@@ -261,6 +273,37 @@ class Repository:
             query = with_leaf(*_LISTED).where(unindexed >= prefix, unindexed < prefix_bound(prefix),
                                               *conditions).order_by(c.seq.desc()).limit(limit)
         return [summary_of(row) for row in conn.execute(query)]
+
+    def reviews(self, assessment_id: str) -> list[Review]:
+        """The reviews of one assessment in log order, each checked like any served record."""
+        c = records.c
+        query = with_leaf(c.id, c.seq, c.payload, c.hash).where(c.kind == REVIEW, c.subject == assessment_id)
+        with self.engine.connect() as conn:
+            head = latest_head(conn)
+            rows = conn.execute(query.order_by(c.seq)).all()
+            for row in rows:
+                check_row(conn, row, head)
+        return [review_of(row) for row in rows]
+
+    def statuses(self, ids: Sequence[str], accepts_required: int) -> dict[str, Status]:
+        """Each assessment's status from its reviews' verdict columns and the reassessments that supersede it.
+
+        The columns are checked copies of the signed payloads (the listing's check, the verifier's); a
+        review read for display (``reviews``) is checked against the tree itself.
+        """
+        if not ids:
+            return {}
+        c = records.c
+        verdicts: dict[str, list[tuple[str, Verdict]]] = {i: [] for i in ids}
+        superseded: set[str] = set()
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(c.kind, c.subject, c.requester, c.decision)
+                                    .where(c.subject.in_(list(ids))).order_by(c.seq)):
+                if row.kind == REVIEW and row.decision in VERDICTS:
+                    verdicts[row.subject].append((row.requester, row.decision))
+                elif row.kind == ASSESSMENT:
+                    superseded.add(row.subject)
+        return {i: status_of(verdicts[i], accepts_required, i in superseded) for i in ids}
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 # The order of ``StoredRecord``'s fields.
 COLUMNS = ("seq", "id", "prev_hash", "hash", "payload", "jws", "created_at", "requester", "organization", "decision",
-           "strength", "rules_digest", "catalog_id", "key_id")
+           "strength", "rules_digest", "catalog_id", "key_id", "kind", "subject")
+INT64_MAX = 2**63 - 1
 
 
 class RowSource(NamedTuple):

@@ -35,15 +35,19 @@ records = Table(
     Column("hash", String(64), nullable=False, unique=True),
     Column("created_at", String(32), nullable=False),
     Column("requester", String(64), nullable=False),
-    Column("organization", String(200), nullable=False),
-    Column("decision", String(16), nullable=False),
-    Column("strength", String(16), nullable=False),
-    Column("rules_digest", String(80), nullable=False),
-    Column("catalog_id", String(64), nullable=False),
+    Column("organization", String(200), nullable=True),
+    Column("decision", String(16), nullable=True),
+    Column("strength", String(16), nullable=True),
+    Column("rules_digest", String(80), nullable=True),
+    Column("catalog_id", String(64), nullable=True),
     Column("key_id", String(64), nullable=False),
     # The canonical bytes exactly as signed, and the detached JWS (header..signature).
     Column("payload", Text, nullable=False),
     Column("jws", Text, nullable=False),
+    # Revision 0007: ``assessment`` or ``review``; ``subject`` is the assessment a review judges or a
+    # reassessment supersedes. A review keeps its verdict in ``decision``; its other columns are null.
+    Column("kind", String(16), nullable=False, server_default="assessment"),
+    Column("subject", String(36), nullable=True),
 )
 Index("ix_records_org_seq", records.c.organization, records.c.seq)
 Index("ix_records_requester_seq", records.c.requester, records.c.seq)
@@ -55,6 +59,7 @@ Index("ix_records_rules_digest_seq", records.c.rules_digest, records.c.seq)
 Index("ix_records_org_decision_seq", records.c.organization, records.c.decision, records.c.seq)
 # The listing's case-insensitive organisation prefix filter (revision 0006; text_pattern_ops on PostgreSQL).
 Index("ix_records_org_lower_seq", func.lower(records.c.organization), records.c.seq)
+Index("ix_records_subject_seq", records.c.subject, records.c.seq)
 
 chain_head = Table(
     "chain_head",

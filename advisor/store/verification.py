@@ -34,7 +34,8 @@ def record_from_row(row: Any) -> StoredRecord:
     return StoredRecord(seq=row.seq, id=row.id, prev_hash=row.prev_hash, hash=row.hash, payload=row.payload,
                         jws=row.jws, created_at=row.created_at, requester=row.requester,
                         organization=row.organization, decision=row.decision, strength=row.strength,
-                        rules_digest=row.rules_digest, catalog_id=row.catalog_id, key_id=row.key_id)
+                        rules_digest=row.rules_digest, catalog_id=row.catalog_id, key_id=row.key_id,
+                        kind=row.kind, subject=row.subject)
 
 
 def verify_stored_record(engine: Engine, record_id: str, log_name: str) -> RecordVerification | None:

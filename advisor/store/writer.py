@@ -26,11 +26,14 @@ from advisor.audit.formats import utc_now
 from advisor.audit.jws import detach, sign_compact
 from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import (
+    ASSESSMENT,
+    REVIEW,
     Columns,
     Envelope,
     recommendation_bytes,
     record_hash,
     splice_payload,
+    splice_review,
 )
 from advisor.domain.recommendation import Recommendation
 from advisor.store.database import begin_locked, lock_head
@@ -56,12 +59,13 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Draft(msgspec.Struct, frozen=True, kw_only=True):
-    """A recommendation waiting for its place in the log."""
+    """A recommendation (or a review of one) waiting for its place in the log."""
 
     id: str
     requester: str
-    recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes)
-    columns: Columns
+    recommendation_raw: bytes  # canonical bytes of the recommendation (record.recommendation_bytes), or the review's
+    columns: Columns | None  # None for a review: it has no organization, strength, rules or catalog of its own
+    review: ReviewColumns | None = None  # set for a review record (record.splice_review)
     completion: Completion | None = None
     request_id: str | None = None  # the HTTP request's, for the writer's log lines about this draft
     # Extra rows written in the same transaction, given the result (tests; in-process writers only).
@@ -73,6 +77,13 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
         """A draft with its recommendation canonicalised now, on the caller's thread, not the writer's."""
         return cls(id=id, requester=requester, recommendation_raw=recommendation_bytes(recommendation),
                    columns=Columns.of(recommendation), also_write=also_write)
+
+
+class ReviewColumns(msgspec.Struct, frozen=True, kw_only=True):
+    """A review's queryable copies: the assessment it judges and its verdict."""
+
+    subject: str
+    verdict: str
 
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,16 +112,25 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
         seq += 1
         envelope = Envelope(log=log_name, seq=seq, prev_hash=prev, id=draft.id, created_at=now,
                             requester=draft.requester, key_id=key.kid)
-        raw = splice_payload(envelope, draft.recommendation_raw)
+        if draft.review is not None:
+            raw = splice_review(envelope, draft.recommendation_raw)
+            queryable: dict[str, Any] = {"kind": REVIEW, "subject": draft.review.subject,
+                                         "decision": draft.review.verdict}
+        else:
+            raw = splice_payload(envelope, draft.recommendation_raw)
+            columns = draft.columns
+            assert columns is not None  # an assessment always has them
+            queryable = {"kind": ASSESSMENT, "subject": columns.subject, "organization": columns.organization,
+                         "decision": columns.decision, "strength": columns.strength,
+                         "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id}
         digest = record_hash(raw)
         compact = sign_compact(key, raw)
         jws = detach(compact)
-        columns = draft.columns
         rows.append({
             "seq": seq, "id": draft.id, "prev_hash": prev, "hash": digest, "created_at": now,
-            "requester": draft.requester, "organization": columns.organization, "decision": columns.decision,
-            "strength": columns.strength, "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id,
-            "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": jws,
+            "requester": draft.requester, "organization": None, "decision": None, "strength": None,
+            "rules_digest": None, "catalog_id": None, "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": jws,
+            **queryable,
         })
         leaves.append(leaf_hash(raw))
         appended.append(Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,

@@ -30,7 +30,7 @@ from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.database import is_sqlite, make_engine, normalise_url
 from advisor.store.errors import CommitUnknown, DraftRejected, LeaseLost, RecordRefused, StoreUnavailable
 from advisor.store.keyring import KeyRing
-from advisor.store.writer import Appended, BatchAppend, ChainWriter, Completion, Draft, commit_batch
+from advisor.store.writer import Appended, BatchAppend, ChainWriter, Completion, Draft, ReviewColumns, commit_batch
 from advisor.store.writer import append_batch as signed_append_batch
 from advisor.workers.process import ErrorTypes, HelperKind, HelperPool, Notify, helper_main
 
@@ -41,9 +41,10 @@ class _Wire(msgspec.Struct, array_like=True, frozen=True):
     id: str
     requester: str
     recommendation_raw: bytes
-    columns: Columns
+    columns: Columns | None
     completion: Completion | None
     request_id: str | None = None
+    review: ReviewColumns | None = None
 
 
 class _Stored(msgspec.Struct, array_like=True, frozen=True):
@@ -106,7 +107,7 @@ class WriterProcess:
             raise TypeError("a writer process takes data (Draft.completion), not callbacks (Draft.also_write)")
         answer = self.helpers.submit(_encoder.encode(_Wire(
             id=draft.id, requester=draft.requester, recommendation_raw=draft.recommendation_raw,
-            columns=draft.columns, completion=draft.completion, request_id=draft.request_id)))
+            columns=draft.columns, completion=draft.completion, request_id=draft.request_id, review=draft.review)))
         # Not cancelled with its request: once sent, the record is appended whether or not anyone waits.
         stored = _stored_decoder.decode(await asyncio.shield(answer))
         envelope = Envelope(log=self.settings.log_name, seq=stored.seq, prev_hash=stored.prev_hash, id=draft.id,
@@ -131,7 +132,7 @@ class _Appending:
 
     def handle(self, bodies: Sequence[bytes]) -> list[bytes | BaseException]:
         drafts = [Draft(id=w.id, requester=w.requester, recommendation_raw=w.recommendation_raw, columns=w.columns,
-                        completion=w.completion, request_id=w.request_id)
+                        completion=w.completion, request_id=w.request_id, review=w.review)
                   for w in map(self._wires.decode, bodies)]
         return [outcome if isinstance(outcome, BaseException) else _encoder.encode(_stored(outcome))
                 for outcome in commit_batch(self.writer.append_sync, drafts)]

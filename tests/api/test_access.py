@@ -51,10 +51,24 @@ PROTECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/assessments/{record_id}/curve"): READERS,
     ("GET", "/assessments/{record_id}/compare/{other_id}"): READERS,
     ("POST", "/what-if"): READERS,
+    ("POST", "/assessments/{record_id}/reviews"): frozenset({Role.REVIEWER}),
+    ("GET", "/assessments/{record_id}/reviews"): READERS,
+    ("GET", "/assessments/{record_id}/adr"): READERS,
+}
+# The pages (tests/api/test_ui.py checks who may open each, signed in with a session rather than a key).
+UI_PAGES: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("GET", "/ui/sign-in"): None, ("POST", "/ui/sign-in"): None, ("POST", "/ui/sign-out"): None,
+    ("GET", "/ui"): READERS,
+    ("GET", "/ui/assessments/{record_id}"): READERS,
+    ("GET", "/ui/assessments/{record_id}/adr"): READERS,
+    ("POST", "/ui/assessments/{record_id}/reviews"): frozenset({Role.REVIEWER}),
+    ("GET", "/ui/assessments/{record_id}/verification"): frozenset({Role.AUDITOR}),
+    ("GET", "/ui/static/{file_path}"): None, ("HEAD", "/ui/static/{file_path}"): None,
 }
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/.well-known/jwks.json"), ("GET", "/docs"),
-          ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/scalar"), ("GET", "/docs/{path}"),
-          ("GET", "/docs/oauth2-redirect.html")}
+          ("GET", "/docs/openapi.json"), ("GET", "/docs/swagger"), ("GET", "/docs/{path}"),
+          ("GET", "/docs/oauth2-redirect.html"), ("GET", "/docs/assets/{file_path}"),
+          ("HEAD", "/docs/assets/{file_path}")}
 
 
 def app_routes(app: Litestar) -> set[tuple[str, str]]:
@@ -72,13 +86,15 @@ def request(client: Client, method: str, path: str, record_id: str) -> int:
     if method == "POST" and path in ("/assess", "/what-if"):
         body = profile_dict() if path == "/assess" else {"profile": profile_dict()}
         return client.post(concrete, json=body).status_code
+    if method == "POST" and path.endswith("/reviews"):
+        return client.post(concrete, json={"verdict": "accept"}).status_code
     if method == "POST" and path == "/clients":
         return client.post(concrete, json={"name": "matrix", "role": "reviewer"}).status_code
     return client.request(method, concrete).status_code
 
 
 def test_every_route_is_classified(app: Litestar) -> None:
-    assert app_routes(app) == set(PROTECTED) | PUBLIC
+    assert app_routes(app) == set(PROTECTED) | PUBLIC | set(UI_PAGES)
 
 
 @sqlite_only
@@ -106,7 +122,7 @@ def test_role_matrix(app: Litestar, client: Client, client_as: Callable[..., Cli
 def test_public_routes_need_no_key_and_ignore_a_bad_one(client_as: Callable[..., Client], method: str,
                                                         path: str) -> None:
     anonymous = client_as(None)
-    concrete = path.format(path="nothing-here")
+    concrete = path.format(path="nothing-here", file_path="swagger-ui.css")
     assert anonymous.request(method, concrete).status_code not in (401, 403)
     anonymous.headers["Authorization"] = "Bearer adv_cl-0000000000000000_wrong"
     assert anonymous.request(method, concrete).status_code not in (401, 403)
@@ -242,6 +258,7 @@ def test_the_document_declares_the_bearer_scheme_and_the_problems() -> None:
     assert document["security"] == [{"bearer": []}]
     for path, item in document["paths"].items():
         for method, operation in item.items():
+            assert not path.startswith("/ui"), "the pages are not part of the API document"
             public = (method.upper(), path) in PUBLIC
             assert (operation.get("security") == [{}]) is public, (method, path)
             if not public:

@@ -22,12 +22,12 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from advisor.app import Services
 from advisor.audit.checkpoint import Checkpoint, verify_checkpoint
 from advisor.audit.keys import b64url
 from advisor.audit.merkle import leaf_hash, root_of
 from advisor.audit.record import signed_payload
 from advisor.audit.verify import load_keys
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.tables import records
 from advisor.store.verification import verify_database
@@ -74,7 +74,8 @@ def test_listing_is_newest_first_and_pages_without_overlap(services: Services, a
     assert first["next_cursor"] is None
     assert set(first["items"][0]) == {"id", "seq", "created_at", "requester", "organization", "decision",
                                       "strength", "rules_digest", "catalog_id", "hash", "integrity", "monthly_usd",
-                                      "headline"}  # no industry in these profiles, no review yet
+                                      "headline", "status"}  # no industry in these profiles
+    assert {i["status"] for i in first["items"]} == {"proposed"}  # nobody reviewed them
 
 
 def test_listing_filters(services: Services, auditor: Client) -> None:
@@ -199,7 +200,7 @@ def jose_verify(token: str, key_set: KeySet, payload: bytes | None = None) -> An
 def portal_payload(body: dict[str, Any]) -> bytes:
     """The signed bytes a portal rebuilds from a served assessment with any RFC 8785 library (here ``rfc8785``)."""
     receipt = body["receipt"]
-    recommendation = {k: v for k, v in body.items() if k not in ("id", "created_at", "requester", "receipt")}
+    recommendation = {k: v for k, v in body.items() if k not in ("id", "created_at", "requester", "receipt", "status")}
     return rfc8785.dumps({"created_at": body["created_at"], "id": body["id"], "key_id": receipt["key_id"],
                           "log": receipt["log"], "prev_hash": receipt["prev_hash"], "recommendation": recommendation,
                           "requester": body["requester"], "seq": receipt["seq"]})

@@ -16,8 +16,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import Connection, func, insert, select, update
 
-from advisor.app import Services, create_app
+from advisor.app import create_app
 from advisor.application.ports import Claimed
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.errors import DraftRejected, LeaseLost, StoreUnavailable
 from advisor.store.idempotency import COMPLETE, PENDING, IdempotencyStore

@@ -15,11 +15,11 @@ from pymerkle import InmemoryTree
 from pymerkle import verify_consistency as pymerkle_verify_consistency
 from sqlalchemy import select
 
-from advisor.app import Services
 from advisor.audit.checkpoint import Checkpoint, verify_checkpoint, verify_note
 from advisor.audit.merkle import ProofError, leaf_hash, root_of, verify_consistency, verify_inclusion
 from advisor.audit.record import signed_payload
 from advisor.audit.verify import load_keys
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.tables import records
 from tests.factories import profile_dict

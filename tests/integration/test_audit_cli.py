@@ -14,8 +14,8 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
-from advisor.app import Services
 from advisor.audit.checkpoint import parse_verifier_key
+from advisor.services import Services
 from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.database import make_engine
 from advisor.store.keyring import jwks
@@ -266,3 +266,41 @@ def test_a_chain_format_checkpoint_from_before_the_tree_still_verifies(settings:
     both = advisor(settings, "verify", "--checkpoint", str(legacy(head)), "--checkpoint", str(legacy(head)))
     assert both.returncode == 2
     assert "chain-format" in both.stderr
+
+
+@SQLITE
+def test_reviews_are_verified_by_advisor_verify_and_the_offline_verifier(app: Litestar, settings: Settings,
+                                                                         tmp_path: Path) -> None:
+    """Review records in the chain: the database verifier, the export's and examples/verify_export.py agree."""
+    from litestar.testing import TestClient
+
+    from advisor.auth.clients import Role
+    from tests.conftest import authorised, issue_key
+    from tests.factories import profile_dict
+
+    with TestClient(app) as portal:
+        authorised(portal, issue_key(app, Role.ASSESSOR))
+        reviewer = authorised(TestClient(app), issue_key(app, Role.REVIEWER))
+        for verdict in ("request_changes", "accept"):
+            record_id = portal.post("/assess", json=profile_dict()).json()["id"]
+            assert reviewer.post(f"/assessments/{record_id}/reviews", json={"verdict": verdict}).status_code == 201
+    checked = advisor(settings, "verify", "--quiet")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("ok: 4 records verified")
+    export, keys = tmp_path / "audit.jsonl", tmp_path / "audit.jwks.json"
+    assert advisor(settings, "export", str(export)).returncode == 0
+    assert [json.loads(json.loads(line)["payload"]).get("kind") for line in export.read_text().splitlines()] == [
+        None, "review", None, "review"]
+    offline = advisor(settings, "verify", "--file", str(export), "--jwks", str(keys))
+    assert offline.returncode == 0, offline.stdout
+    script = [sys.executable, str(PROJECT_ROOT / "examples" / "verify_export.py"), str(export), str(keys)]
+    independent = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
+    assert independent.returncode == 0, independent.stderr
+    lines = export.read_text().splitlines()
+    entry = json.loads(lines[1])
+    entry["payload"] = entry["payload"].replace('"verdict":"request_changes"', '"verdict":"accept"')
+    export.write_text("\n".join([lines[0], json.dumps(entry), *lines[2:]]) + "\n")
+    edited = advisor(settings, "verify", "--file", str(export), "--jwks", str(keys))
+    assert edited.returncode == 1
+    assert edited.stdout.startswith("problem: seq=2 kind=edited"), edited.stdout
+    assert subprocess.run(script, capture_output=True, text=True, check=False, timeout=120).returncode == 1

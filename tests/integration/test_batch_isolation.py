@@ -93,6 +93,7 @@ def test_postgres_poison_nul_in_one_record_fails_only_that_record(app: Litestar)
     """The writer's own guard, below the API's door: a NUL PostgreSQL refuses, inside a batch of good records."""
 
     def nul(d: Draft) -> Draft:
+        assert d.columns is not None
         columns = Columns(**{**{f: getattr(d.columns, f) for f in d.columns.__struct_fields__},
                              "organization": "x\x00y"})
         return Draft(id=d.id, requester="attacker", recommendation_raw=d.recommendation_raw, columns=columns)

@@ -50,3 +50,31 @@ def test_migrate_creates_the_database(tmp_path: Path) -> None:
     result = advisor("migrate", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli.db").exists()
+
+
+def test_adr_writes_the_decision_record_the_api_serves(tmp_path: Path) -> None:
+    import os
+
+    from litestar.testing import TestClient
+
+    from advisor.auth.clients import Role
+    from advisor.settings import Settings
+    from tests.conftest import authorised, issue_key, running_app
+    from tests.factories import profile_dict
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/adr.db", keys_dir=tmp_path / "keys", evaluators=0,
+                        writer_process=False)
+    with running_app(settings) as app, TestClient(app) as portal:
+        authorised(portal, issue_key(app, Role.ASSESSOR))
+        record_id = portal.post("/assess", json=profile_dict()).json()["id"]
+        reviewer = authorised(TestClient(app), issue_key(app, Role.REVIEWER))
+        assert reviewer.post(f"/assessments/{record_id}/reviews", json={"verdict": "accept"}).status_code == 201
+        served = portal.get(f"/assessments/{record_id}/adr").text
+    env = {**os.environ, "ADVISOR_DATABASE_URL": settings.database_url, "ADVISOR_KEYS_DIR": str(tmp_path / "keys")}
+    output = tmp_path / "decision.md"
+    result = advisor("adr", record_id, "--output", str(output), env=env)
+    assert result.returncode == 0, result.stderr
+    assert output.read_text(encoding="utf-8") == served
+    assert served.startswith("---\nstatus: accepted\n")
+    missing = advisor("adr", "00000000-0000-4000-8000-000000000000", env=env)
+    assert (missing.returncode, missing.stderr.strip()) == (1, "no assessment 00000000-0000-4000-8000-000000000000")

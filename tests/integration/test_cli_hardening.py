@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 
-from advisor.app import Services
 from advisor.auth.clients import ClientStore
+from advisor.services import Services
 from advisor.settings import PROJECT_ROOT, Settings
 from tests.signed_log import append_records
 

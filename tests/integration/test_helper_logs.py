@@ -19,9 +19,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import update
 
-from advisor.app import Services
 from advisor.application.ports import Claimed
 from advisor.jsonlog import request_id_var
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.errors import LeaseLost
 from advisor.store.idempotency import IdempotencyStore

@@ -20,8 +20,8 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
 
-from advisor.app import Services
 from advisor.audit.record import Columns, recommendation_bytes
+from advisor.services import Services
 from advisor.store.tables import metadata
 from advisor.store.writer import Draft
 from tests.factories import make_profile

@@ -80,3 +80,27 @@ def test_the_tree_of_existing_records_is_built_by_the_migration(settings: Settin
             assert root_at(conn, 23) == root_of([leaf_hash(p) for p in payloads])
     finally:
         engine.dispose()
+
+
+def test_records_written_before_reviews_keep_verifying_as_assessments(settings: Settings) -> None:
+    """Revision 0007 on a log with records: each becomes kind ``assessment`` with no subject, and verifies."""
+    from advisor.app import create_app, ensure_signing_key
+    from advisor.store.tables import records
+    from advisor.store.verification import verify_database
+    from tests.signed_log import append_records
+
+    migrate(settings)
+    app = create_app(settings)
+    ensure_signing_key(app.state.services)
+    engine = app.state.services.engine
+    try:
+        append_records(app.state.services, 7, batch=3)
+        downgrade(settings, "0006")
+        assert "kind" not in {c["name"] for c in inspect(engine).get_columns("records")}
+        migrate(settings)
+        with engine.connect() as conn:
+            kinds = conn.execute(select(records.c.kind, records.c.subject).order_by(records.c.seq)).all()
+        assert [tuple(k) for k in kinds] == [("assessment", None)] * 7
+        assert verify_database(engine, settings.log_name, workers=0).problem is None
+    finally:
+        engine.dispose()

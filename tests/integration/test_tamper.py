@@ -22,12 +22,13 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy import Engine, create_engine, text
 
-from advisor.app import Services, build_services, ensure_signing_key
+from advisor.app import build_services, ensure_signing_key
 from advisor.audit import verify as verify_module
 from advisor.audit.checkpoint import verify_checkpoint
 from advisor.audit.formats import utc_now
 from advisor.audit.keys import SigningKey
 from advisor.audit.verify import Anchor, Problem, StoredRecord, VerifyResult, load_keys
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.database import begin_locked, lock_head, make_engine, migrate
 from advisor.store.keyring import KeyRing, jwks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from litestar import Litestar
 
-from advisor.app import Services
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store import writer
 from advisor.store.repository import ListFilter

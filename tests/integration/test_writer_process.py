@@ -15,8 +15,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func, select, update
 
-from advisor.app import Services
 from advisor.application.ports import Claimed
+from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.errors import LeaseLost
 from advisor.store.idempotency import IdempotencyStore

@@ -44,6 +44,8 @@ class StoredRecord(NamedTuple):
     rules_digest: str | None = None
     catalog_id: str | None = None
     key_id: str | None = None
+    kind: str | None = None  # "assessment" or "review" (revision 0007); None on an export line
+    subject: str | None = None
 
 
 class ExportLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -52,6 +52,21 @@ COLUMN_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rules_digest", ("recommendation", "versions", "rules_digest")),
     ("catalog_id", ("recommendation", "versions", "catalog_id")),
 )
+# A review record (``"kind": "review"``) keeps its verdict in ``decision``; its other columns must be empty
+# (the paths below name nothing a review signs, so any stored value disagrees).
+REVIEW_COLUMN_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    *COLUMN_PATHS[:5], ("decision", ("review", "verdict")), ("organization", ("review", "organization")),
+    ("strength", ("review", "strength")), ("rules_digest", ("review", "rules_digest")),
+    ("catalog_id", ("review", "catalog_id")),
+)
+
+
+def _kind_and_subject(document: dict[str, Any]) -> tuple[str, Any]:
+    """The ``kind`` and ``subject`` columns a signed payload implies: a review names the assessment it judges,
+    a reassessment the assessment it supersedes."""
+    if document.get("kind") == "review":
+        return "review", _signed(document, "review", "assessment_id")
+    return "assessment", _signed(document, "recommendation", "supersedes")
 
 
 def b64url_bytes(data: bytes) -> bytes:
@@ -118,11 +133,16 @@ def check_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str
     if hashlib.sha256(raw).hexdigest() != record.hash:
         failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
     if document is not None:
-        for column, path in COLUMN_PATHS:
+        for column, path in REVIEW_COLUMN_PATHS if document.get("kind") == "review" else COLUMN_PATHS:
             stored = getattr(record, column)
             if stored is not None and _signed(document, *path) != stored:
                 failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
                                                              f"says {_signed(document, *path)!r}"))
+        if record.kind is not None:  # a database row (an export line carries no columns)
+            for column, signed in zip(("kind", "subject"), _kind_and_subject(document), strict=True):
+                if getattr(record, column) != signed:
+                    failures.append(Failure("columns", "edited", f"column {column} is {getattr(record, column)!r}, "
+                                                                 f"the signed payload says {signed!r}"))
         if header is not None:
             failures.extend(_origin(header, document, log_name))
         if key is not None:

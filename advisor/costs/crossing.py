@@ -79,7 +79,8 @@ def sustained_from(x: Cost, y: Cost, steps: Steps, factor: Decimal = Decimal(1))
         start = min(max(start, violating + tiny), after)
         low, high = _bracket(gap, start, violating, after)  # gap(low) > 0 >= gap(high)
         while high - low > tiny:
-            middle = Decimal(math.floor((low + high) / 2))
+            # Whole tokens, strictly inside (low, high): the ends may be fractional (a step point's + 1).
+            middle = max(Decimal(math.floor((low + high) / 2)), low + tiny)
             if gap(middle) > 0:
                 low = middle
             else:

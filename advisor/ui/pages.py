@@ -26,6 +26,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromQuery
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.router import Router
@@ -203,21 +204,27 @@ class UIController(Controller):
         return Redirect(f"{UI_PATH}/sign-in", status_code=303)
 
     @get("/", opt=allow(READ_ASSESSMENTS), sync_to_thread=True, name="ui-list")
-    def assessments(self, request: Request[Any, Any, Any], services: ServicesDep) -> Template:
+    def assessments(self, request: Request[Any, Any, Any], services: ServicesDep,
+                    organization: FromQuery[str | None] = None, decision: FromQuery[str | None] = None,
+                    strength: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
+                    created_from: FromQuery[str | None] = None, created_to: FromQuery[str | None] = None,
+                    cursor: FromQuery[str | None] = None) -> Template:
+        # The filter form's fields are declared (so the query screening knows them) but read leniently: a
+        # person's typo in a filter gives an unfiltered page, not an error page.
         principal = viewer(request)
-        query = request.query_params
-        chosen = {name: (query.get(name) or "").strip() for name in
-                  ("organization", "decision", "strength", "status", "created_from", "created_to")}
+        given = {"organization": organization, "decision": decision, "strength": strength, "status": status,
+                 "created_from": created_from, "created_to": created_to}
+        chosen = {name: (value or "").strip() for name, value in given.items()}
         where = ListFilter(organization=chosen["organization"] or None,
                            decision=chosen["decision"] or None, strength=chosen["strength"] or None,
                            requester=None if principal.reads_all else principal.client_id,
                            created_from=_bound(chosen["created_from"]), created_to=_bound(chosen["created_to"]))
         try:
-            cursor = parse_cursor(query.get("cursor") or None)
+            position = parse_cursor(cursor or None)
         except HTTPException:
-            cursor = None
-        status = chosen["status"] if chosen["status"] in STATUSES else None
-        page = assessment_page(services.repository, where, cursor, PAGE, status,
+            position = None
+        wanted = chosen["status"] if chosen["status"] in STATUSES else None
+        page = assessment_page(services.repository, where, position, PAGE, wanted,
                                services.settings.review_accepts_required)
         older = None
         if page.next_cursor is not None:

@@ -41,7 +41,7 @@ from advisor.api.access import PUBLIC_OPT, READ_ASSESSMENTS, ROLES_OPT, allow
 from advisor.api.audit import assessment_page, parse_cursor, verify_record
 from advisor.api.reviews import WriterDep, adr_text, record_review, reviews_of
 from advisor.api.rfc3339 import parse_rfc3339
-from advisor.api.stored import readable_assessment
+from advisor.api.stored import readable_assessment, reader_scope
 from advisor.api.strict_json import PathText, QueryText, screen_query
 from advisor.application.evaluate import ProfileError
 from advisor.audit.formats import STORED_TIME
@@ -223,7 +223,7 @@ class UIController(Controller):
         chosen = {name: (value or "").strip() for name, value in given.items()}
         where = ListFilter(organization=chosen["organization"] or None,
                            decision=chosen["decision"] or None, strength=chosen["strength"] or None,
-                           requester=None if principal.reads_all else principal.client_id,
+                           requester=reader_scope(principal),
                            created_from=_bound(chosen["created_from"]), created_to=_bound(chosen["created_to"]))
         try:
             position = parse_cursor(cursor or None)

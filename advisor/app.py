@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, strategies: Strategies = Strate
     app = Litestar(
         route_handlers=[AnalysisController, AssessController, AuditController, ClientsController, MetaController,
                         MetricsController, ProofController, ReassessController, ReviewsController, assets_router(),
-                        *ui_routers(settings)],
+                        *ui_routers(settings, services.clients)],
         template_config=template_config(),
         dependencies=services.dependencies(),
         middleware=middleware,

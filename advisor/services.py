@@ -1,13 +1,12 @@
 """What ``create_app`` wires for one worker process (``Services``), and the ``Provide`` per piece that
-controllers name. Kept apart from ``app`` so that controllers needing the whole bag (the pages, reviews)
-can name its type without importing the wiring."""
+controllers name (each handler names only the pieces it uses; none takes the whole bag)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from sqlalchemy import Engine
 
 from advisor.analysis.service import Analysis
@@ -46,9 +45,9 @@ class Services:
         """One ``Provide`` per thing a controller may name (the parameter's name is the key)."""
         provided: dict[str, Any] = {
             "settings": self.settings, "advisor": self.advisor, "db_engine": self.engine,
-            "repository": self.repository, "keyring": self.keyring, "clients": self.clients,
+            "repository": self.repository, "writer": self.writer, "keyring": self.keyring, "clients": self.clients,
             "record_assessment": self.record_assessment, "analysis": Analysis(self.advisor),
-            "versions": self.versions, "replayer": self.replayer, "services": self,
+            "versions": self.versions, "replayer": self.replayer,
         }
         return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
                 for name, value in provided.items()}
@@ -59,8 +58,3 @@ def _constant(value: Any) -> Any:
         return value
 
     return provide
-
-
-
-ServicesDep = NamedDependency[Services]
-"""The whole bag: for the server-rendered pages and reviews, which use most of it."""

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import Body, QueryParameter
 from msgspec import UNSET, UnsetType
@@ -26,16 +25,15 @@ from advisor.api.access import READ_ASSESSMENTS, allow, principal_of
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.openapi_schema import STORABLE
 from advisor.api.problems import problem
+from advisor.api.stored import readable_assessment
 from advisor.api.strict_json import PathText
 from advisor.application.evaluate import Advisor
-from advisor.audit.record import Assessment
 from advisor.domain.profile import Profile
 from advisor.domain.recommendation import Versions
 from advisor.store.repository import Repository
 
 # Who may analyse: whoever may read the records (assessors only their own, enforced per record).
 ANALYSE = READ_ASSESSMENTS
-_assessment = msgspec.json.Decoder(Assessment)
 ANALYSIS_RESPONSES = {**INTEGRITY_RESPONSES, 422: PROBLEM_RESPONSES[422]}
 Points = Annotated[int, QueryParameter(ge=MIN_POINTS, le=MAX_POINTS, description=(
     f"How many log-spaced volumes ({MIN_POINTS}..{MAX_POINTS}) from 1/100 to 100 times the profile's; its own "
@@ -83,15 +81,6 @@ WhatIfBody = Annotated[WhatIfRequest, Body(
     "out-of-range values are rejected with 400 naming the field.", examples=WHAT_IF_EXAMPLES, schema_extra=ONE_SOURCE)]
 
 
-def stored(repository: Repository, request: Request[Any, Any, Any], record_id: str) -> Assessment:
-    """A stored record the caller may read (checked like every read), or 404."""
-    principal = principal_of(request)
-    body = repository.get(record_id, None if principal.reads_all else principal.client_id)
-    if body is None:
-        raise NotFoundException(f"no assessment {record_id}")
-    return _assessment.decode(body)
-
-
 def versions_of(advisor: Advisor, profile: Profile) -> Versions:
     """The versions an evaluation of ``profile`` uses today (as a new recommendation would name them)."""
     loaded = advisor.catalog_for(profile)
@@ -120,7 +109,7 @@ class AnalysisController(Controller):
          responses=ANALYSIS_RESPONSES, operation_id="assessmentCurve", sync_to_thread=True, opt=allow(ANALYSE))
     def curve(self, record_id: PathText, request: Request[Any, Any, Any], analysis: NamedDependency[Analysis],
               repository: NamedDependency[Repository], points: Points = DEFAULT_POINTS) -> AssessmentCurve:
-        record = stored(repository, request, record_id)
+        record = readable_assessment(repository, principal_of(request), record_id)
         curve = analysis.curve(record.profile, points)
         now = versions_of(analysis.advisor, record.profile)
         same = (now.rules_digest, now.catalog_digest) == (record.versions.rules_digest, record.versions.catalog_digest)
@@ -137,8 +126,9 @@ class AnalysisController(Controller):
     def what_if(self, data: WhatIfBody, request: Request[Any, Any, Any], analysis: NamedDependency[Analysis],
                 repository: NamedDependency[Repository]) -> WhatIf:
         given = source(data)
-        profile = given if isinstance(given, Profile) else stored(repository, request, given).profile
-        return analysis.what_if(profile, data.shocks, data.points)
+        if isinstance(given, str):
+            given = readable_assessment(repository, principal_of(request), given).profile
+        return analysis.what_if(given, data.shocks, data.points)
 
     @get("/assessments/{record_id:str}/compare/{other_id:str}", summary="Compare two stored assessments",
          description="Profile fields and versions that differ, decision and strength, each option's monthly cost "
@@ -147,5 +137,7 @@ class AnalysisController(Controller):
          opt=allow(ANALYSE))
     def compare(self, record_id: PathText, other_id: PathText, request: Request[Any, Any, Any],
                 repository: NamedDependency[Repository]) -> Comparison:
-        a, b = stored(repository, request, record_id), stored(repository, request, other_id)
+        principal = principal_of(request)
+        a = readable_assessment(repository, principal, record_id)
+        b = readable_assessment(repository, principal, other_id)
         return compare(a.id, a, b.id, b)

@@ -13,7 +13,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import MediaType as ContentType
-from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example, Operation, Reference, RequestBody
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.params import HeaderParameter
@@ -29,6 +28,7 @@ from advisor.api.idempotency import (
 )
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import invalid_field, problem, split_path
+from advisor.api.stored import readable
 from advisor.api.strict_json import BODY_OPT, PathText, exact_integers
 from advisor.application.record_assessment import AssessmentRecorder, KeyInFlight, KeyReused, RecordAssessment
 from advisor.audit.record import Assessment, Receipt
@@ -197,9 +197,6 @@ class AssessController(Controller):
          operation_id="getAssessment", sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
     def read(self, record_id: PathText, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
              settings: NamedDependency[Settings]) -> Response[Assessment]:
-        principal = principal_of(request)
-        found = repository.get(record_id, None if principal.reads_all else principal.client_id)
-        if found is None:
-            raise NotFoundException(f"no assessment {record_id}")
+        found = readable(repository, principal_of(request), record_id)
         status = repository.statuses([record_id], settings.review_accepts_required)[record_id]
         return Response(cast(Any, with_status(found, status)), media_type=ContentType.JSON)

@@ -17,6 +17,7 @@ from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
 from advisor.api.openapi_schema import STORABLE
 from advisor.api.problems import invalid_field, problem
 from advisor.api.rfc3339 import parse_rfc3339
+from advisor.api.stored import reader_scope
 from advisor.api.strict_json import PathText, QueryText
 from advisor.audit import formats
 from advisor.audit.checkpoint import Checkpoint
@@ -45,8 +46,7 @@ def requester_scope(request: Request[Any, Any, Any]) -> str | None:
     Authentication narrows this (an assessor lists only its own records); the listing enforces
     whatever it returns, so nothing else needs to change.
     """
-    principal = principal_of(request)
-    return None if principal.reads_all else principal.client_id
+    return reader_scope(principal_of(request))
 
 
 def scoped(where: ListFilter, scope: str | None) -> ListFilter:

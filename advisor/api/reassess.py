@@ -16,7 +16,6 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import MediaType as ContentType
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import QueryParameter
@@ -24,6 +23,7 @@ from litestar.params import QueryParameter
 from advisor.api.access import READ_ASSESSMENTS, allow, principal_of
 from advisor.api.idempotency import REPLAYED_HEADER, IdempotencyKey, in_flight, key_reused, normalise_key, raw_response
 from advisor.api.openapi_docs import ASSESS_RESPONSES, INTEGRITY_RESPONSES
+from advisor.api.stored import readable_assessment
 from advisor.api.strict_json import PathText
 from advisor.application.evaluate import Advisor
 from advisor.application.reassess import Replayer, stored_assessment
@@ -74,21 +74,14 @@ class Superseding:
         return evaluated(msgspec.structs.replace(today, supersedes=self.supersedes))
 
 
-async def _stored(repository: Repository, record_id: str, requester: str | None) -> Assessment:
-    body = await anyio.to_thread.run_sync(repository.get, record_id, requester)
-    if body is None:
-        raise NotFoundException(f"no assessment {record_id}")
-    return stored_assessment(body)
-
-
-async def _render(repository: Repository, replayer: Replayer, new_id: str) -> bytes:
-    """The 201 body of a stored reassessment, rebuilt from the two records (for the 201 and its replays)."""
+async def _render(repository: Repository, replayer: Replayer, before: Assessment, new_id: str) -> bytes:
+    """The 201 body of a stored reassessment, rebuilt from the two records (for the 201 and its replays: a
+    replay's record supersedes ``before`` too, as the key's fingerprint names the record reassessed)."""
     new_body = await anyio.to_thread.run_sync(repository.get, new_id)
     if new_body is None:  # pragma: no cover - the record committed before this is asked
         raise StoreUnavailable(f"record {new_id} is not readable yet")
     new = stored_assessment(new_body)
-    assert new.supersedes is not None
-    before = await _stored(repository, new.supersedes, None)
+    assert new.supersedes == before.id
     drift = await anyio.to_thread.run_sync(replayer.drift, before, new)
     return b'{"assessment":%s,"drift":%s}' % (new_body, _encoder.encode(drift))
 
@@ -120,7 +113,7 @@ class ReassessController(Controller):
                        record_assessment: NamedDependency[AssessmentRecorder[Evaluated]],
                        dry_run: DryRun = False, idempotency_key: IdempotencyKey = None) -> Response[Reassessment]:
         principal = principal_of(request)
-        before = await _stored(repository, record_id, None if principal.reads_all else principal.client_id)
+        before = await anyio.to_thread.run_sync(readable_assessment, repository, principal, record_id)
         if dry_run:
             replayed = await anyio.to_thread.run_sync(replayer.replay, before)
             again = msgspec.structs.replace(replayed.recommendation, supersedes=record_id)
@@ -139,7 +132,7 @@ class ReassessController(Controller):
             raise key_reused() from None
         except KeyInFlight as exc:
             raise in_flight(exc.retry_after) from None
-        body = await _render(repository, replayer, recorded.record_id)
+        body = await _render(repository, replayer, before, recorded.record_id)
         if recorded.replayed:
             return raw_response(body, recorded.status, {**recorded.headers, REPLAYED_HEADER: "true"})
         return Response(cast(Any, body), status_code=201, media_type=ContentType.JSON, headers=location)

@@ -14,22 +14,24 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
-from litestar.params import Body
+from litestar.params import Body, SkipValidation
 
 from advisor.adr import decision_record
 from advisor.api.access import READ_ASSESSMENTS, allow, principal_of
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import problem
+from advisor.api.stored import readable, readable_assessment
 from advisor.api.strict_json import PathText
-from advisor.audit.record import Assessment, review_bytes
+from advisor.audit.record import review_bytes
 from advisor.auth.clients import Principal, Role
 from advisor.domain.review import Review, ReviewBody, ReviewRequest, Status
 from advisor.jsonlog import request_id_var
-from advisor.services import Services, ServicesDep
-from advisor.store.writer import Draft, ReviewColumns
+from advisor.settings import Settings
+from advisor.store.repository import Repository
+from advisor.store.writer import Appender, Draft, ReviewColumns
 
 REVIEW = frozenset({Role.REVIEWER})
 ReviewBodyParam = Annotated[ReviewRequest, Body(
@@ -39,7 +41,6 @@ ReviewBodyParam = Annotated[ReviewRequest, Body(
               Example(summary="Ask for changes", value={"verdict": "request_changes",
                                                         "comment": "Price the BAA before we decide."}),
               Example(summary="Reject", value={"verdict": "reject", "comment": "Patient data may not leave the EU."})])]
-_assessment = msgspec.json.Decoder(Assessment)
 
 
 class _Reviewed(msgspec.Struct):
@@ -55,6 +56,9 @@ class _ReceiptHash(msgspec.Struct):
 
 
 _reviewed = msgspec.json.Decoder(_Reviewed)
+WriterDep = NamedDependency[SkipValidation[Appender]]
+"""The writer (thread or process) reviews are appended with. ``Appender`` is a ``Protocol``, which the handler's
+signature model cannot check an instance against: the wiring (``Services``) is what types it."""
 
 
 class Reviews(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,38 +73,28 @@ class Reviews(msgspec.Struct, frozen=True, kw_only=True):
         description="Every review in log order (each reviewer's latest counts)")]
 
 
-def readable(services: Services, principal: Principal, record_id: str) -> bytes:
-    """The assessment as served, if this caller may read it (an assessor only its own), else 404."""
-    found = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
-    if found is None:
-        raise NotFoundException(f"no assessment {record_id}")
-    return found
+def reviews_of(repository: Repository, accepts_required: int, record_id: str) -> Reviews:
+    """A record's reviews and the status they give it (the caller has checked the record is readable)."""
+    status = repository.statuses([record_id], accepts_required)[record_id]
+    return Reviews(assessment_id=record_id, status=status, accepts_required=accepts_required,
+                   reviews=repository.reviews(record_id))
 
 
-def status_for(services: Services, record_id: str) -> Status:
-    return services.repository.statuses([record_id], services.settings.review_accepts_required)[record_id]
-
-
-def reviews_of(services: Services, record_id: str) -> Reviews:
-    required = services.settings.review_accepts_required
-    return Reviews(assessment_id=record_id, status=status_for(services, record_id), accepts_required=required,
-                   reviews=services.repository.reviews(record_id))
-
-
-def adr_text(services: Services, principal: Principal, record_id: str) -> str:
-    record = _assessment.decode(readable(services, principal, record_id))
-    reviews = reviews_of(services, record_id)
+def adr_text(repository: Repository, accepts_required: int, principal: Principal, record_id: str) -> str:
+    record = readable_assessment(repository, principal, record_id)
+    reviews = reviews_of(repository, accepts_required, record_id)
     return decision_record(record, reviews.reviews, reviews.status, reviews.accepts_required)
 
 
-async def record_review(services: Services, reviewer: Principal, record_id: str, verdict: ReviewRequest) -> Review:
+async def record_review(repository: Repository, writer: Appender, reviewer: Principal, record_id: str,
+                        verdict: ReviewRequest) -> Review:
     """Append a signed review of a readable assessment; the requester of an assessment may not review it."""
-    reviewed = _reviewed.decode(await anyio.to_thread.run_sync(readable, services, reviewer, record_id))
+    reviewed = _reviewed.decode(await anyio.to_thread.run_sync(readable, repository, reviewer, record_id))
     if reviewed.requester == reviewer.client_id:
         raise problem(403, "own-assessment", "Forbidden", "The requester of an assessment may not review it")
     body = ReviewBody(assessment_id=record_id, assessment_hash=reviewed.receipt.hash, verdict=verdict.verdict,
                       comment=verdict.comment)
-    appended = await services.writer.append(Draft(
+    appended = await writer.append(Draft(
         id=str(uuid.uuid4()), requester=reviewer.client_id, recommendation_raw=review_bytes(body), columns=None,
         review=ReviewColumns(subject=record_id, verdict=verdict.verdict), request_id=request_id_var.get()))
     e = appended.envelope
@@ -123,15 +117,16 @@ class ReviewsController(Controller):
           response_headers=[ResponseHeader(name="Location", description="The assessment's reviews",
                                            value="/assessments/{id}/reviews", documentation_only=True)])
     async def review(self, record_id: PathText, data: ReviewBodyParam, request: Request[Any, Any, Any],
-                     services: ServicesDep) -> Response[Review]:
-        review = await record_review(services, principal_of(request), record_id, data)
+                     repository: NamedDependency[Repository], writer: WriterDep) -> Response[Review]:
+        review = await record_review(repository, writer, principal_of(request), record_id, data)
         return Response(review, status_code=201, headers={"Location": f"/assessments/{record_id}/reviews"})
 
     @get("/reviews", summary="An assessment's reviews and its status", operation_id="listReviews",
          responses=INTEGRITY_RESPONSES, sync_to_thread=True, opt=allow(READ_ASSESSMENTS))
-    def reviews(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep) -> Reviews:
-        readable(services, principal_of(request), record_id)
-        return reviews_of(services, record_id)
+    def reviews(self, record_id: PathText, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
+                settings: NamedDependency[Settings]) -> Reviews:
+        readable(repository, principal_of(request), record_id)
+        return reviews_of(repository, settings.review_accepts_required, record_id)
 
     @get("/adr", summary="The assessment as a decision record (Markdown, MADR)", operation_id="getDecisionRecord",
          description="Context from the profile, the considered options with their costs and the findings that "
@@ -139,7 +134,8 @@ class ReviewsController(Controller):
          "signed record and its verification.",
          responses=INTEGRITY_RESPONSES, sync_to_thread=True, opt=allow(READ_ASSESSMENTS),
          media_type="text/markdown")
-    def adr(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep) -> Response[str]:
-        text = adr_text(services, principal_of(request), record_id)
+    def adr(self, record_id: PathText, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
+            settings: NamedDependency[Settings]) -> Response[str]:
+        text = adr_text(repository, settings.review_accepts_required, principal_of(request), record_id)
         return Response(text, media_type="text/markdown",
                         headers={"Content-Disposition": f'inline; filename="adr-{record_id}.md"'})

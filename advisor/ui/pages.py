@@ -32,13 +32,16 @@ from litestar.response import Redirect, Template
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Guard
+from sqlalchemy import Engine
 
 from advisor.analysis.service import Analysis
 from advisor.analysis.what_if import Flip, Shocks
 from advisor.api.access import PUBLIC_OPT, READ_ASSESSMENTS, ROLES_OPT, allow
 from advisor.api.audit import assessment_page, parse_cursor, verify_record
-from advisor.api.reviews import adr_text, record_review, reviews_of
+from advisor.api.reviews import WriterDep, adr_text, record_review, reviews_of
 from advisor.api.rfc3339 import parse_rfc3339
+from advisor.api.stored import readable_assessment, reader_scope
 from advisor.api.strict_json import PathText, QueryText, screen_query
 from advisor.application.evaluate import ProfileError
 from advisor.audit.formats import STORED_TIME
@@ -47,9 +50,8 @@ from advisor.auth.clients import ClientStore, Principal, Role
 from advisor.domain.decision import LABELS
 from advisor.domain.profile import OPTION_NAMES
 from advisor.domain.review import STATUSES, ReviewRequest, policy_text
-from advisor.services import Services, ServicesDep
 from advisor.settings import Settings
-from advisor.store.repository import ListFilter
+from advisor.store.repository import ListFilter, Repository
 from advisor.ui.chart import Chart, chart_of
 from advisor.ui.session import (
     UI_PATH,
@@ -65,26 +67,29 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 OPEN_OPT = "ui_open"
 PAGE = 50  # the sign-in page and its form: no session needed
-_assessment = msgspec.json.Decoder(Assessment)
 
 
 class SignInRequired(NotAuthorizedException):
     """No session, an expired one, or its client revoked: back to the sign-in form."""
 
 
-async def ui_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The UI's authentication and role check (the API's bearer middleware does not run here)."""
-    if handler.opt.get(OPEN_OPT):
-        return
-    services: Services = connection.app.state.services
-    principal = await anyio.to_thread.run_sync(signed_in_client, connection, ClientStore(services.engine))
-    if principal is None:
-        raise SignInRequired("Sign in first")
-    connection.scope["user"] = principal
-    admitted: frozenset[Role] = handler.opt.get(ROLES_OPT, frozenset())
-    if not principal.roles & admitted:
-        roles = ", ".join(sorted(admitted)) or "no role"
-        raise PermissionDeniedException(f"This page is for {roles}; your role does not include it")
+def ui_guard(clients: ClientStore) -> Guard:
+    """The UI's authentication and role check (the API's bearer middleware does not run here), against the
+    client store ``create_app`` wired (a guard is not given dependencies, so it is given the store here)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        if handler.opt.get(OPEN_OPT):
+            return
+        principal = await anyio.to_thread.run_sync(signed_in_client, connection, clients)
+        if principal is None:
+            raise SignInRequired("Sign in first")
+        connection.scope["user"] = principal
+        admitted: frozenset[Role] = handler.opt.get(ROLES_OPT, frozenset())
+        if not principal.roles & admitted:
+            roles = ", ".join(sorted(admitted)) or "no role"
+            raise PermissionDeniedException(f"This page is for {roles}; your role does not include it")
+
+    return guard
 
 
 def viewer(request: Request[Any, Any, Any]) -> Principal:
@@ -134,12 +139,12 @@ class Analyses:
         self._found: OrderedDict[str, tuple[Chart | None, list[Flip]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def of(self, services: Services, record: Assessment) -> tuple[Chart | None, list[Flip]]:
+    def of(self, analysis: Analysis, record: Assessment) -> tuple[Chart | None, list[Flip]]:
         with self._lock:
             if record.id in self._found:
                 self._found.move_to_end(record.id)
                 return self._found[record.id]
-        found = analysed(services, record)
+        found = analysed(analysis, record)
         with self._lock:
             self._found[record.id] = found
             while len(self._found) > self.size:
@@ -147,11 +152,11 @@ class Analyses:
         return found
 
 
-def analysed(services: Services, record: Assessment) -> tuple[Chart | None, list[Flip]]:
+def analysed(analysis: Analysis, record: Assessment) -> tuple[Chart | None, list[Flip]]:
     """The cost curve and the what-if flip points around the record's profile (advisor.analysis), with the rules
     and catalog loaded now; none when the profile can no longer be assessed (e.g. its catalog is gone)."""
     try:
-        found = Analysis(services.advisor).what_if(record.profile, Shocks())
+        found = analysis.what_if(record.profile, Shocks())
     except ProfileError:
         return None, []
     title = f"Monthly cost against daily volume for {record.profile.organization.name}"
@@ -178,7 +183,6 @@ def money(value: object) -> str:
 class UIController(Controller):
     path = "/"
     include_in_schema = False
-    guards = [ui_guard]
     exception_handlers = {SignInRequired: to_sign_in, PermissionDeniedException: error_page,
                           NotFoundException: error_page, ValidationException: error_page}
     opt = {PUBLIC_OPT: True}
@@ -188,14 +192,15 @@ class UIController(Controller):
         return Template("sign_in.html.j2", context={"next": safe_next(next), "error": None})
 
     @post("/sign-in", opt={OPEN_OPT: True}, status_code=303)
-    async def sign_in(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[Any]:
+    async def sign_in(self, request: Request[Any, Any, Any], clients: NamedDependency[ClientStore],
+                      settings: NamedDependency[Settings]) -> Response[Any]:
         form = await request.form()
         key, target = str(form.get("api_key", "")).strip(), safe_next(str(form.get("next", "")))
-        principal = await anyio.to_thread.run_sync(ClientStore(services.engine).authenticate, key) if key else None
+        principal = await anyio.to_thread.run_sync(clients.authenticate, key) if key else None
         if principal is None:
             return Template("sign_in.html.j2", status_code=401,
                             context={"next": target, "error": "That key is unknown or revoked."})
-        start_session(request, principal.client_id, services.settings.ui_session_minutes)
+        start_session(request, principal.client_id, settings.ui_session_minutes)
         return Redirect(target, status_code=303)
 
     @post("/sign-out", status_code=303, opt={OPEN_OPT: True})
@@ -204,7 +209,8 @@ class UIController(Controller):
         return Redirect(f"{UI_PATH}/sign-in", status_code=303)
 
     @get("/", opt=allow(READ_ASSESSMENTS), sync_to_thread=True, name="ui-list")
-    def assessments(self, request: Request[Any, Any, Any], services: ServicesDep,
+    def assessments(self, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
+                    settings: NamedDependency[Settings],
                     organization: FromQuery[str | None] = None, decision: FromQuery[str | None] = None,
                     strength: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
                     created_from: FromQuery[str | None] = None, created_to: FromQuery[str | None] = None,
@@ -217,15 +223,14 @@ class UIController(Controller):
         chosen = {name: (value or "").strip() for name, value in given.items()}
         where = ListFilter(organization=chosen["organization"] or None,
                            decision=chosen["decision"] or None, strength=chosen["strength"] or None,
-                           requester=None if principal.reads_all else principal.client_id,
+                           requester=reader_scope(principal),
                            created_from=_bound(chosen["created_from"]), created_to=_bound(chosen["created_to"]))
         try:
             position = parse_cursor(cursor or None)
         except HTTPException:
             position = None
         wanted = chosen["status"] if chosen["status"] in STATUSES else None
-        page = assessment_page(services.repository, where, position, PAGE, wanted,
-                               services.settings.review_accepts_required)
+        page = assessment_page(repository, where, position, PAGE, wanted, settings.review_accepts_required)
         older = None
         if page.next_cursor is not None:
             older = "?" + urlencode({**{k: v for k, v in chosen.items() if v}, "cursor": page.next_cursor})
@@ -236,46 +241,45 @@ class UIController(Controller):
                                                  "status_by_id": status_by_id})
 
     @get("/assessments/{record_id:str}", opt=allow(READ_ASSESSMENTS), sync_to_thread=True, name="ui-assessment")
-    def assessment(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep,
-                   analyses: NamedDependency[Analyses]) -> Template:
+    def assessment(self, record_id: PathText, request: Request[Any, Any, Any],
+                   repository: NamedDependency[Repository], settings: NamedDependency[Settings],
+                   analysis: NamedDependency[Analysis], analyses: NamedDependency[Analyses]) -> Template:
         principal = viewer(request)
-        body = services.repository.get(record_id, None if principal.reads_all else principal.client_id)
-        if body is None:
-            raise NotFoundException(f"No assessment {record_id} that you may read")
-        record = _assessment.decode(body)
-        reviews = reviews_of(services, record_id)
+        record = readable_assessment(repository, principal, record_id)
+        reviews = reviews_of(repository, settings.review_accepts_required, record_id)
         status = reviews.status
-        chart, flips = analyses.of(services, record)
+        chart, flips = analyses.of(analysis, record)
         can_review, review_note = review_permission(principal, record)
         return Template("assessment.html.j2", context={
             "viewer": principal, "a": record, "labels": LABELS, "money": money, "status": status,
             "options": [(name, LABELS[name], record.options.get(name)) for name in OPTION_NAMES],
             "reviews": reviews.reviews, "can_review": can_review, "review_note": review_note,
-            "policy": policy_text(services.settings.review_accepts_required),
+            "policy": policy_text(settings.review_accepts_required),
             "can_verify": Role.AUDITOR in principal.roles, "flips": flips, "chart": chart,
         })
 
 
     @post("/assessments/{record_id:str}/reviews", opt=allow({Role.REVIEWER}), status_code=303)
     async def review(self, record_id: PathText, request: Request[Any, Any, Any],
-                     services: ServicesDep) -> Response[Any]:
+                     repository: NamedDependency[Repository], writer: WriterDep) -> Response[Any]:
         """The review form: the same signed review record as ``POST /assessments/{id}/reviews``."""
         verdict = _verdict(await request.form())
-        await record_review(services, viewer(request), record_id, verdict)
+        await record_review(repository, writer, viewer(request), record_id, verdict)
         return Redirect(f"{UI_PATH}/assessments/{record_id}#reviews-h", status_code=303)
 
     @get("/assessments/{record_id:str}/adr", opt=allow(READ_ASSESSMENTS), sync_to_thread=True)
-    def adr(self, record_id: PathText, request: Request[Any, Any, Any], services: ServicesDep) -> Response[str]:
+    def adr(self, record_id: PathText, request: Request[Any, Any, Any], repository: NamedDependency[Repository],
+            settings: NamedDependency[Settings]) -> Response[str]:
         """The decision record as a file to save (the API serves the same text inline)."""
-        text = adr_text(services, viewer(request), record_id)
+        text = adr_text(repository, settings.review_accepts_required, viewer(request), record_id)
         return Response(text, media_type="text/markdown",
                         headers={"Content-Disposition": f'attachment; filename="adr-{record_id}.md"'})
 
     @get("/assessments/{record_id:str}/verification", opt=allow({Role.AUDITOR}), sync_to_thread=True)
-    def verification(self, record_id: PathText, request: Request[Any, Any, Any],
-                     services: ServicesDep) -> Template:
+    def verification(self, record_id: PathText, request: Request[Any, Any, Any], db_engine: NamedDependency[Engine],
+                     settings: NamedDependency[Settings]) -> Template:
         """The record's verification (``GET /assessments/{id}/verification``), for an auditor in a browser."""
-        checked = verify_record(services.engine, services.settings.log_name, record_id)
+        checked = verify_record(db_engine, settings.log_name, record_id)
         return Template("verification.html.j2", context={
             "viewer": viewer(request), "id": record_id, "checks": msgspec.to_builtins(checked)})
 
@@ -292,12 +296,12 @@ def _verdict(form: Any) -> ReviewRequest:
         raise ValidationException(f"Choose accept, request changes or reject: {exc}") from None
 
 
-def ui_routers(settings: Settings) -> list[Router]:
-    """The pages (session and CSRF middleware on them only) and their style sheet (public: the sign-in page needs
-    it, and it is the same for everyone)."""
+def ui_routers(settings: Settings, clients: ClientStore) -> list[Router]:
+    """The pages (session and CSRF middleware on them only, signed-in clients looked up in ``clients``) and their
+    style sheet (public: the sign-in page needs it, and it is the same for everyone)."""
     secret = ui_secret(settings.ui_secret_path())
     analyses = Analyses()
-    pages = Router(UI_PATH, route_handlers=[UIController], before_request=screen_ui_request,
+    pages = Router(UI_PATH, route_handlers=[UIController], before_request=screen_ui_request, guards=[ui_guard(clients)],
                    dependencies={"analyses": Provide(lambda: analyses, use_cache=True, sync_to_thread=False)},
                    middleware=[csrf_middleware(secret), session_middleware(secret, settings.ui_session_minutes)])
     static = create_static_files_router(path=f"{UI_PATH}/static", directories=[STATIC], opt={PUBLIC_OPT: True},

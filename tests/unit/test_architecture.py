@@ -26,6 +26,7 @@ WIRING = ("advisor.app", "advisor.services")  # create_app and the bag it wires:
 KNOWN: dict[tuple[str, str], str] = {
     ("advisor.api.audit", "sqlalchemy"): "receives the Engine as a typed dependency (until a Database object)",
     ("advisor.api.proofs", "sqlalchemy"): "receives the Engine as a typed dependency (until a Database object)",
+    ("advisor.ui.pages", "sqlalchemy"): "receives the Engine as a typed dependency (until a Database object)",
     ("advisor.api.problems", "sqlalchemy"): "maps DBAPIError to 503 (until the store raises its own errors)",
     ("advisor.api.meta", "sqlalchemy"): "readiness runs SELECT 1 itself (until a Database object answers it)",
     ("advisor.auth.clients", "sqlalchemy"): "only Engine/Connection in signatures (until a Database object)",
@@ -161,6 +162,17 @@ def test_layering_rules_hold_but_for_the_known_exceptions() -> None:
     """domain: itself and the standard library; costs: also domain; audit: no database module;
     sqlalchemy: only the store (and the wiring in ``advisor.app``)."""
     assert violations(import_graph()) - KNOWN.keys() == set()
+
+
+def controllers_importing_the_bag(graph: Mapping[str, set[str]]) -> set[str]:
+    """The api and ui modules that import ``advisor.services`` (the ``Services`` bag ``create_app`` wires)."""
+    return {name for name, targets in module_graph(graph).items()
+            if (within(name, "advisor.api") or within(name, "advisor.ui")) and "advisor.services" in targets}
+
+
+def test_controllers_name_typed_pieces_not_the_services_bag() -> None:
+    """Each handler names the dependencies it uses (``Services.dependencies``: repository, writer, ...)."""
+    assert controllers_importing_the_bag(import_graph()) == set()
 
 
 @pytest.mark.parametrize("edge", sorted(KNOWN), ids=lambda edge: f"{edge[0]}->{edge[1]}")

@@ -104,3 +104,29 @@ def test_records_written_before_reviews_keep_verifying_as_assessments(settings: 
         assert verify_database(engine, settings.log_name, workers=0).problem is None
     finally:
         engine.dispose()
+
+
+def test_records_signed_one_by_one_stay_after_revision_0008(settings: Settings) -> None:
+    """Revision 0008 makes ``jws`` optional and drops the response copies; the records signed before keep their
+    JWS and verify."""
+    from advisor.app import create_app, ensure_signing_key
+    from advisor.store.tables import records
+    from advisor.store.verification import verify_database
+    from tests.signed_log import append_legacy_records
+
+    migrate(settings)
+    app = create_app(settings)
+    ensure_signing_key(app.state.services)
+    engine = app.state.services.engine
+    try:
+        append_legacy_records(app.state.services, 5, batch=2)  # as the writer before 0008 left them: a JWS each
+        downgrade(settings, "0007")
+        assert "response_body" in {c["name"] for c in inspect(engine).get_columns("idempotency_keys")}
+        assert not next(c for c in inspect(engine).get_columns("records") if c["name"] == "jws")["nullable"]
+        migrate(settings)
+        assert "response_body" not in {c["name"] for c in inspect(engine).get_columns("idempotency_keys")}
+        with engine.connect() as conn:
+            assert all(conn.execute(select(records.c.jws)).scalars())
+        assert verify_database(engine, settings.log_name, workers=0).problem is None
+    finally:
+        engine.dispose()

@@ -7,9 +7,9 @@ a commit is the tree's, and a commit's nodes, records and checkpoint become visi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 
 from advisor.audit.checkpoint import Checkpoint, sign_checkpoint
 from advisor.audit.keys import SigningKey
@@ -68,6 +68,33 @@ def extend_tree(conn: Connection, size: int, leaves: Sequence[bytes], key: Signi
     conn.execute(insert(tree_heads).values(size=checkpoint.size, root_hash=checkpoint.root_hash,
                                            key_id=checkpoint.key_id, note=checkpoint.note))
     return checkpoint
+
+
+def iter_heads(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[tuple[int, str]]:
+    """Every stored tree head ``(size, note)`` in size order (optionally up to ``up_to``), in bounded memory."""
+    last = 0
+    while True:
+        query = select(tree_heads.c.size, tree_heads.c.note).where(tree_heads.c.size > last)
+        if up_to is not None:
+            query = query.where(tree_heads.c.size <= up_to)
+        with engine.connect() as conn:
+            rows = conn.execute(query.order_by(tree_heads.c.size).limit(batch)).all()
+        if not rows:
+            return
+        for size, note in rows:
+            yield int(size), str(note)
+        last = int(rows[-1][0])
+
+
+_COMMIT_HEAD = select(tree_heads.c.size, tree_heads.c.root_hash, tree_heads.c.note).where(
+    tree_heads.c.size >= bindparam("seq")).order_by(tree_heads.c.size).limit(1)
+
+
+def commit_head(conn: Connection, seq: int) -> tuple[int, str, str] | None:
+    """``(size, root hex, note)`` of the checkpoint record ``seq``'s group commit signed: the first stored at or
+    after it (one index seek on the primary key). None when none is stored (a log from before revision 0004)."""
+    row = conn.execute(_COMMIT_HEAD, {"seq": seq}).first()
+    return None if row is None else (int(row.size), str(row.root_hash), str(row.note))
 
 
 def tree_size(conn: Connection) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from advisor.app import Strategies
 from advisor.app import create_app as create_signed_app
+from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.formats import utc_now
 from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer
@@ -24,6 +25,7 @@ from advisor.store.tables import records
 from advisor.workers import writer as writer_process
 
 _seq: list[itertools.count[int]] = []
+_NO_CHECKPOINT = Checkpoint(origin="", size=0, root_hash="", key_id="", note="")  # nothing is signed here
 
 
 def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: Sequence[writer.Draft],
@@ -45,9 +47,9 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
                      "requester": draft.requester, "organization": columns.organization,
                      "decision": columns.decision, "strength": columns.strength,
                      "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id, "key_id": "",
-                     "payload": raw.decode("utf-8"), "jws": ".."})
+                     "payload": raw.decode("utf-8"), "jws": None})
         appended.append(writer.Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,
-                                        hash=marker, jws="..", compact_jws=".."))
+                                        hash=marker, checkpoint=_NO_CHECKPOINT, inclusion_path=[]))
     conn.execute(insert(records), rows)
     for draft, result in zip(drafts, appended, strict=True):
         if draft.also_write is not None:

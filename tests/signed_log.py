@@ -6,6 +6,7 @@ file would, never through the service's own code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -125,6 +126,21 @@ def rebuild_tree(conn: sqlite3.Connection, settings: Settings) -> None:
         forged = sign_checkpoint(settings.log_name, size, root_of([leaf_hash(p) for p in rows[:size]]), key)
         conn.execute("UPDATE tree_heads SET root_hash = ?, note = ? WHERE size = ?",
                      (forged.root_hash, forged.note, size))
+
+
+def relink_from(conn: sqlite3.Connection, seq: int) -> None:
+    """Re-link every record from ``seq`` on to its (rewritten) predecessor, re-hash it, move the chain head and
+    rebuild the Merkle tree: everything an attacker without the signing key can redo. The heads stay."""
+    prev = str(row(conn, seq - 1)["hash"])
+    for (current,) in conn.execute("SELECT seq FROM records WHERE seq >= ? ORDER BY seq", (seq,)).fetchall():
+        rewrite_payload(conn, current, functools.partial(dict.update, prev_hash=prev), rehash=True,
+                        columns={"prev_hash": prev})
+        prev = str(row(conn, current)["hash"])
+    conn.execute("UPDATE chain_head SET hash = ? WHERE id = 1", (prev,))
+    payloads = [r[0].encode() for r in conn.execute("SELECT payload FROM records ORDER BY seq")]
+    created, _ = extend(0, [], [leaf_hash(p) for p in payloads])
+    conn.execute("DELETE FROM merkle_nodes")
+    conn.executemany("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", created)
 
 
 def bump(document: dict[str, Any]) -> None:

@@ -17,9 +17,9 @@ from advisor.audit.merkle import (
     EMPTY_ROOT,
     Node,
     ProofError,
+    batch_inclusion_proofs,
     consistency_proof,
     consistency_ranges,
-    extend,
     frontier_nodes,
     frontier_root,
     inclusion_proof,
@@ -57,17 +57,19 @@ def root_at(conn: Connection, size: int) -> bytes:
     return frontier_root([stored[node] for node in frontier_nodes(size)])
 
 
-def extend_tree(conn: Connection, size: int, leaves: Sequence[bytes], key: SigningKey, origin: str) -> Checkpoint:
-    """Inside an append's transaction: add ``leaves`` to a tree of ``size``, sign and store its new head."""
+def extend_tree(conn: Connection, size: int, leaves: Sequence[bytes], key: SigningKey,
+                origin: str) -> tuple[Checkpoint, list[list[bytes]]]:
+    """Inside an append's transaction: add ``leaves`` to a tree of ``size``, sign and store its new head; the
+    head and each new leaf's inclusion path in its tree (computed from the frontier read here, no other read)."""
     stored = read_nodes(conn, frontier_nodes(size))
-    created, frontier = extend(size, [stored[node] for node in frontier_nodes(size)], leaves)
+    created, frontier, paths = batch_inclusion_proofs(size, [stored[node] for node in frontier_nodes(size)], leaves)
     if created:
         conn.execute(insert(merkle_nodes), [{"level": level, "idx": index, "hash": digest}
                                             for level, index, digest in created])
     checkpoint = sign_checkpoint(origin, size + len(leaves), frontier_root(frontier), key)
     conn.execute(insert(tree_heads).values(size=checkpoint.size, root_hash=checkpoint.root_hash,
                                            key_id=checkpoint.key_id, note=checkpoint.note))
-    return checkpoint
+    return checkpoint, paths
 
 
 def iter_heads(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[tuple[int, str]]:

@@ -110,6 +110,11 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
     edited = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
     assert edited.returncode == 1
     assert edited.stdout.startswith("problem: seq=7 kind=edited")
+    # Without the commits' checkpoint lines, the records (signed per commit, no JWS of their own) are signed by none.
+    export.write_text("\n".join(line for line, e in zip(lines, entries, strict=True) if "checkpoint" not in e) + "\n")
+    stripped = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
+    assert stripped.returncode == 1
+    assert stripped.stdout.startswith("problem: seq=1 kind=unsigned"), stripped.stdout
     # Two lines swapped: out of order, not deleted (the "missing" record is further down the file).
     swap = lines.copy()
     swap[at[10]], swap[at[11]] = lines[at[11]], lines[at[10]]
@@ -137,6 +142,10 @@ def test_an_auditor_verifies_the_export_without_advisor_code(settings: Settings,
     cut = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
     assert cut.returncode == 1
     assert "record 15: truncated" in cut.stderr
+    export.write_text("\n".join(line for line in lines if "checkpoint" not in json.loads(line)) + "\n")
+    stripped = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
+    assert stripped.returncode == 1
+    assert "record 1: unsigned" in stripped.stderr
 
 
 @SQLITE

@@ -115,9 +115,8 @@ def stitch(walk: ChainWalk, run: RunResult) -> Problem | None:
     walk.advance(run.last, run.sound)
     if run.heads:  # the first head of the run covers the records still pending before it
         failure = covers(walk.pending, run.heads[0])
-        if failure is not None:
-            assert walk.pending is not None
-            return Problem(seq=walk.pending.seq, kind=failure.kind, detail=failure.detail)
+        if failure is not None:  # where check_run reports it too: at the checkpoint
+            return Problem(seq=run.heads[0].size, kind=failure.kind, detail=failure.detail)
         walk.pending = None
     if walk.pending is None:
         walk.pending = run.pending

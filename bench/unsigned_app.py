@@ -1,8 +1,9 @@
 """The baseline for the signing overhead: ``POST /assess`` storing each record unsigned and unchained.
 
-Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert, the
-record read back for the 201): only the hash, the Ed25519 signature, the chain head (read, link,
-update), the Merkle tree and its signed checkpoint, and the read's integrity check and receipt are left out.
+Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert, the 201
+built from what the writer returned): only the hash, the chain head (read, link, update), the Merkle tree
+and the commit's signed checkpoint (one Ed25519 signature per commit since migration 0008), and the
+receipt's checkpoint and path are left out. A replay or a GET reads the record back unchecked.
 """
 
 from __future__ import annotations

@@ -250,11 +250,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.jws import attach
-    from advisor.audit.verify import ExportLine
+    from advisor.audit.verify import CheckpointLine, ExportLine, StoredHead
     from advisor.store.database import make_engine
     from advisor.store.keyring import jwks
     from advisor.store.repository import Repository
-    from advisor.store.verification import database_records
+    from advisor.store.verification import database_log
 
     output = Path(args.file)
     jwks_path = Path(args.jwks) if args.jwks else default_jwks_path(output)
@@ -266,15 +266,20 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             keys = jwks(conn)
         output.parent.mkdir(parents=True, exist_ok=True)
         scratch = output.with_name(f".{output.name}.partial")
-        count = 0
+        count = heads = 0
         with scratch.open("wb") as handle:
-            for record in database_records(engine, up_to=size):
-                parts = record.jws.split(".")
-                attached = attach(record.jws, record.payload.encode("utf-8")) \
-                    if len(parts) == 3 and not parts[1] else record.jws  # not a detached JWS: as stored
-                handle.write(encoder.encode(ExportLine(seq=record.seq, id=record.id, hash=record.hash,
-                                                       prev_hash=record.prev_hash, payload=record.payload,
-                                                       jws=attached)) + b"\n")
+            # Each commit's signed checkpoint follows its last record: records signed per commit need it.
+            for item in database_log(engine, up_to=size):
+                if isinstance(item, StoredHead):
+                    handle.write(encoder.encode(CheckpointLine(size=item.size, checkpoint=item.note)) + b"\n")
+                    heads += 1
+                    continue
+                jws = item.jws
+                if jws is not None and (parts := jws.split(".")) and len(parts) == 3 and not parts[1]:
+                    jws = attach(jws, item.payload.encode("utf-8"))  # a detached JWS travels attached
+                handle.write(encoder.encode(ExportLine(seq=item.seq, id=item.id, hash=item.hash,
+                                                       prev_hash=item.prev_hash, payload=item.payload,
+                                                       jws=jws)) + b"\n")
                 count += 1
             handle.flush()
             os.fsync(handle.fileno())
@@ -282,7 +287,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         jwks_path.write_text(json.dumps(keys, indent=2, sort_keys=True) + "\n")
     finally:
         engine.dispose()
-    print(f"exported {count} records (head seq {size}, hash {head_hash}) to {output}; keys in {jwks_path}",
+    print(f"exported {count} records and {heads} signed checkpoints (head seq {size}, hash {head_hash}) to {output}; "
+          f"keys in {jwks_path}",
           file=sys.stderr)
     return 0
 

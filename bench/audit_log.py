@@ -1,8 +1,10 @@
 """A large signed log for the audit benchmarks, built through the real append path.
 
-Records are appended with ``advisor.store.writer.append_batch`` (the writer's own link-sign-insert
-transaction) in large batches, cycling through real recommendations of varied profiles, many
-requesters and organisations. Building uses ``synchronous=OFF``: it is a fixture, not a durability test.
+Records are appended with ``advisor.store.writer.append_batch`` (the writer's own link-insert-sign
+transaction: one signed checkpoint per batch) in batches (5,000 by default; ``--commit-size`` of
+verify_bench builds with the group commits a loaded server makes), cycling through real
+recommendations of varied profiles, many requesters and organisations. Building uses
+``synchronous=OFF``: it is a fixture, not a durability test.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def settings_for(db: Path, *, synchronous: str = "OFF") -> Settings:
                     evaluators=0, writer_process=False)
 
 
-def build_log(db: Path, records: int, distinct: int = 256) -> tuple[int, float]:
-    """Extend the log at ``db`` to ``records`` records; return (records appended now, seconds)."""
+def build_log(db: Path, records: int, distinct: int = 256, batch: int = BATCH) -> tuple[int, float]:
+    """Extend the log at ``db`` to ``records`` records in group commits of ``batch`` (each signs one checkpoint:
+    a verifier checks one Ed25519 signature per commit); return (records appended now, seconds)."""
     settings = settings_for(db)
     migrate(settings)
     services = build_services(settings)
@@ -47,10 +50,10 @@ def build_log(db: Path, records: int, distinct: int = 256) -> tuple[int, float]:
         raws = [recommendation_bytes(r) for r in recommendations]
         columns = [Columns.of(r) for r in recommendations]
         started = time.perf_counter()
-        for first in range(have, records, BATCH):
+        for first in range(have, records, batch):
             drafts = [Draft(id=str(uuid.uuid4()), requester=REQUESTERS[i % len(REQUESTERS)],
                             recommendation_raw=raws[i % distinct], columns=columns[i % distinct])
-                      for i in range(first, min(records, first + BATCH))]
+                      for i in range(first, min(records, first + batch))]
             writer = services.writer
             assert isinstance(writer, ChainWriter)  # settings_for asks for the in-process writer
             writer.append_sync(drafts)

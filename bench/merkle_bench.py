@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from advisor.audit.jws import attach
+from advisor.audit.jws import sign_compact
+from advisor.audit.keys import SigningKey
 from advisor.audit.merkle import (
     Node,
     consistency_proof,
@@ -100,6 +102,7 @@ def sizes() -> None:
     settings = Settings(database_url=f"sqlite:///{scratch}/bench.db", keys_dir=scratch / "keys", evaluators=0,
                         writer_process=False, rate_limit_per_minute=0)
     rows = []
+    same_kind = SigningKey(Ed25519PrivateKey.generate())
     with running_app(settings) as app, TestClient(app) as client:
         authorised(client, issue_key(app, "assessor", "bench"))
         for name, profile, _, _ in EXAMPLES:
@@ -107,14 +110,15 @@ def sizes() -> None:
             minimal = client.post("/assess", json=profile, headers={"Prefer": "return=minimal"})
             receipt = full.json()["receipt"]
             payload = signed_payload(full.content)
-            # The receipt before this change: seq, hashes, key and the compact JWS with its payload attached.
+            # The receipt before the Merkle tree: seq, hashes, key and the record's compact JWS with its payload
+            # attached (signed here with a key of the same kind: the same length as the writer's was).
             previous = {k: receipt[k] for k in ("seq", "hash", "prev_hash", "key_id")}
-            previous["jws"] = attach(receipt["jws"], payload)
+            previous["jws"] = sign_compact(same_kind, payload)
             old_body = len(full.content) - len(msgspec.json.encode(receipt)) + len(msgspec.json.encode(previous))
             rows.append((name.split(" ")[0], len(full.content), len(msgspec.json.encode(receipt)),
                          len(minimal.content), old_body, len(msgspec.json.encode(previous))))
         size = receipt["tree_size"]
-    print(f"\n201 bodies of the shipped examples (receipts against a tree of {size} records):")
+    print(f"\n201 bodies of the shipped examples (each receipt: its commit's checkpoint, here of {size} records):")
     print("example  201 body  receipt  minimal 201 | previous 201  previous receipt  body ratio")
     for name, body_size, receipt_size, minimal_size, old_body, old_receipt in rows:
         print(f"{name:>7}  {body_size:8,}  {receipt_size:7,}  {minimal_size:11,} | {old_body:12,}  "

@@ -5,8 +5,9 @@ Usage: .venv/bin/python -m bench.signing_overhead_bench [--profiles 1000] [--con
 
 Both servers are one uvicorn worker on loopback with their own fresh SQLite file (synchronous=FULL,
 the default), auth off; wrk (one thread) sends the same distinct profiles. The baseline
-(bench/unsigned_app.py) differs only in leaving out the hash, the Ed25519 signature and the chain
-head. Rounds alternate between the two to spread drift; the medians are compared.
+(bench/unsigned_app.py) differs only in leaving out the hash, the chain head, the Merkle tree and the
+commit's signed checkpoint (one Ed25519 signature per group commit, none per record). Rounds
+alternate between the two to spread drift; the medians are compared.
 Target: signing and chaining cost <= 10% of throughput.
 """
 

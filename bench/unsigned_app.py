@@ -1,8 +1,9 @@
 """The baseline for the signing overhead: ``POST /assess`` storing each record unsigned and unchained.
 
-Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert, the
-record read back for the 201): only the hash, the Ed25519 signature, the chain head (read, link,
-update), the Merkle tree and its signed checkpoint, and the read's integrity check and receipt are left out.
+Everything else is the real app (rules, pricing, canonical bytes, group commit, the same insert, the 201
+built from what the writer returned): only the hash, the chain head (read, link, update), the Merkle tree
+and the commit's signed checkpoint (one Ed25519 signature per commit since migration 0008), and the
+receipt's checkpoint and path are left out. A replay or a GET reads the record back unchecked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from advisor.app import Strategies
 from advisor.app import create_app as create_signed_app
+from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.formats import utc_now
 from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer
@@ -24,6 +26,7 @@ from advisor.store.tables import records
 from advisor.workers import writer as writer_process
 
 _seq: list[itertools.count[int]] = []
+_NO_CHECKPOINT = Checkpoint(origin="", size=0, root_hash="", key_id="", note="")  # nothing is signed here
 
 
 def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: Sequence[writer.Draft],
@@ -45,9 +48,9 @@ def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: S
                      "requester": draft.requester, "organization": columns.organization,
                      "decision": columns.decision, "strength": columns.strength,
                      "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id, "key_id": "",
-                     "payload": raw.decode("utf-8"), "jws": ".."})
+                     "payload": raw.decode("utf-8"), "jws": None})
         appended.append(writer.Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,
-                                        hash=marker, jws="..", compact_jws=".."))
+                                        hash=marker, checkpoint=_NO_CHECKPOINT, inclusion_path=[]))
     conn.execute(insert(records), rows)
     for draft, result in zip(drafts, appended, strict=True):
         if draft.also_write is not None:

@@ -1,17 +1,18 @@
 """Verifying the whole signed log: records/s with every check and signature, against a hashes-only walk.
 
 Usage: .venv/bin/python -m bench.verify_bench [--records 1000000] [--db var/bench/audit-log.db] [--workers N]
-       [--repeat N]
+       [--repeat N] [--commit-size 5000]
 
 Builds the log once (reused by later runs and by bench/list_bench.py) through the real append path
-(bench/audit_log.py), then measures two walks of it, each in a fresh process so its peak RSS is its
-own: the baseline reads every record and checks only hashes and links, one core; the verifier checks
-everything (canonical bytes, hash, columns, JWS, Ed25519 signature, key window, links, head) with
-worker processes. Prints both rates, their ratio, CPU
-per record, and peak RSS (VmHWM) of the verifier, of each of its child processes (workers, and
-multiprocessing's resource tracker) and of the whole tree: the sum of their peaks (an upper bound,
-which counts shared library pages once per process), and the largest sums of RSS and of PSS (shared
-pages split between the processes sharing them) sampled at one time.
+(bench/audit_log.py), then measures two walks of it, each in a fresh process so its peak RSS is its own:
+the baseline reads every record and checks only hashes and links, one core; the verifier checks
+everything (hash, columns, position, key and its window, links, the head; for a record with its own JWS
+its canonical bytes and Ed25519 signature; for a record signed per commit, its commit's signed
+checkpoint: the note's Ed25519 signature and its root against the recomputed tree) with worker processes.
+Prints both rates, their ratio, CPU per record, and peak RSS (VmHWM) of the verifier, of each of its
+child processes (workers, and multiprocessing's resource tracker) and of the whole tree: the sum of their
+peaks (an upper bound, which counts shared library pages once per process), and the largest sums of RSS
+and of PSS (shared pages split between the processes sharing them) sampled at one time.
 Targets: >= 20,000 records/s with signatures on 2 cores, peak RSS < 150 MB.
 
 Heavy imports stay inside functions: the verifier's workers are spawned and re-import this module.
@@ -157,6 +158,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="processes checking records, the verifier "
                         "included (default: one per CPU)")
     parser.add_argument("--repeat", type=int, default=1, help="walks of each kind; the fastest is reported")
+    parser.add_argument("--commit-size", type=int, default=5000, help="records per group commit when building "
+                        "the log (one signed checkpoint each; the writer's max_batch is 256)")
     parser.add_argument("--measure", choices=["hashes", "full"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -166,7 +169,7 @@ def main() -> None:
     from bench.audit_log import build_log
 
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    appended, seconds = build_log(args.db, args.records)
+    appended, seconds = build_log(args.db, args.records, batch=args.commit_size)
     if appended:
         print(f"built: {appended:,} records in {seconds:.0f} s ({appended / seconds:,.0f}/s); "
               f"database {args.db.stat().st_size / 1e9:.2f} GB")

@@ -6,6 +6,7 @@ file would, never through the service's own code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -15,6 +16,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import make_url
 
 from advisor.audit.canonical import canonical_bytes
@@ -24,6 +26,7 @@ from advisor.audit.keys import SigningKey, load_key_dir
 from advisor.audit.merkle import extend, frontier_nodes, leaf_hash, root_of
 from advisor.services import Services
 from advisor.settings import Settings
+from advisor.store.tables import records
 from advisor.store.writer import Appended, ChainWriter, Draft
 from tests.factories import make_profile
 
@@ -125,6 +128,21 @@ def rebuild_tree(conn: sqlite3.Connection, settings: Settings) -> None:
                      (forged.root_hash, forged.note, size))
 
 
+def relink_from(conn: sqlite3.Connection, seq: int) -> None:
+    """Re-link every record from ``seq`` on to its (rewritten) predecessor, re-hash it, move the chain head and
+    rebuild the Merkle tree: everything an attacker without the signing key can redo. The heads stay."""
+    prev = str(row(conn, seq - 1)["hash"])
+    for (current,) in conn.execute("SELECT seq FROM records WHERE seq >= ? ORDER BY seq", (seq,)).fetchall():
+        rewrite_payload(conn, current, functools.partial(dict.update, prev_hash=prev), rehash=True,
+                        columns={"prev_hash": prev})
+        prev = str(row(conn, current)["hash"])
+    conn.execute("UPDATE chain_head SET hash = ? WHERE id = 1", (prev,))
+    payloads = [r[0].encode() for r in conn.execute("SELECT payload FROM records ORDER BY seq")]
+    created, _ = extend(0, [], [leaf_hash(p) for p in payloads])
+    conn.execute("DELETE FROM merkle_nodes")
+    conn.executemany("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", created)
+
+
 def bump(document: dict[str, Any]) -> None:
     document["recommendation"]["profile"]["workload"]["daily_tokens"] += 1
 
@@ -133,3 +151,22 @@ def in_process_writer(services: Services) -> ChainWriter:
     """The app's writer when it runs in the server's process (the tests' settings ask for that)."""
     assert isinstance(services.writer, ChainWriter), "these tests need writer_process=False"
     return services.writer
+
+
+def sign_legacy_jws(conn: Connection, services: Services) -> int:
+    """Give every record without a JWS the detached JWS the writer before revision 0008 stored with each record
+    (same key, same bytes): a log of legacy records, built through today's writer. How many were signed."""
+    unsigned = conn.execute(select(records.c.seq, records.c.key_id, records.c.payload)
+                            .where(records.c.jws.is_(None))).all()
+    for seq, kid, payload in unsigned:
+        jws = sign_detached(services.keyring.private(str(kid)), str(payload).encode("utf-8"))
+        conn.execute(update(records).where(records.c.seq == seq).values(jws=jws))
+    return len(unsigned)
+
+
+def append_legacy_records(services: Services, count: int, batch: int = 7) -> list[Appended]:
+    """``append_records``, then each record signed as the writer before revision 0008 signed it."""
+    appended = append_records(services, count, batch)
+    with services.engine.begin() as conn:
+        sign_legacy_jws(conn, services)
+    return appended

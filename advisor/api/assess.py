@@ -33,6 +33,7 @@ from advisor.api.strict_json import BODY_OPT, PathText, exact_integers
 from advisor.application.record_assessment import AssessmentRecorder, KeyInFlight, KeyReused, RecordAssessment
 from advisor.audit.record import Assessment, Receipt
 from advisor.domain.profile import Profile
+from advisor.domain.review import Status, status_of
 from advisor.jsonlog import request_id_var
 from advisor.settings import Settings
 from advisor.store.errors import StoreUnavailable
@@ -129,15 +130,22 @@ def with_status(body: bytes, status: str) -> bytes:
     return b'%s,"status":"%s"}' % (body[:-1], status.encode("ascii"))
 
 
-async def served(repository: Repository, record_id: str, minimal: bool,
-                 accepts_required: int) -> tuple[bytes, dict[str, str]]:
-    """A stored record's body as served (checked like every read), whole or minimal."""
-    body = await anyio.to_thread.run_sync(repository.get, record_id)
-    if body is None:  # pragma: no cover - the record committed before this is asked
-        raise StoreUnavailable(f"record {record_id} is not readable yet")
+async def served(repository: Repository, record_id: str, minimal: bool, accepts_required: int,
+                 appended: bytes | None = None) -> tuple[bytes, dict[str, str]]:
+    """A record's body as served, whole or minimal: ``appended`` (a record just appended, built from what the
+    writer wrote: no read, and no review or reassessment can name it yet), else read back and checked."""
+    if appended is not None:
+        body = appended
+        status: Status = status_of([], accepts_required, False)
+    else:
+        read = await anyio.to_thread.run_sync(repository.get, record_id)
+        if read is None:  # pragma: no cover - the record committed before this is asked
+            raise StoreUnavailable(f"record {record_id} is not readable yet")
+        body = read
+        if not minimal:
+            status = (await anyio.to_thread.run_sync(repository.statuses, [record_id], accepts_required))[record_id]
     if not minimal:
-        statuses = await anyio.to_thread.run_sync(repository.statuses, [record_id], accepts_required)
-        return with_status(body, statuses[record_id]), {}
+        return with_status(body, status), {}
     return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
 
 
@@ -183,7 +191,8 @@ class AssessController(Controller):
         except KeyInFlight as exc:
             raise in_flight(exc.retry_after) from None
         minimal = wants_minimal(request)  # ``prefer`` documents the header; every Prefer line is read
-        body, headers = await served(repository, recorded.record_id, minimal, settings.review_accepts_required)
+        body, headers = await served(repository, recorded.record_id, minimal, settings.review_accepts_required,
+                                     recorded.body)
         if recorded.replayed:
             return raw_response(body, recorded.status, {**recorded.headers, **headers, REPLAYED_HEADER: "true"})
         # Bytes go out as they are; the annotation documents their schema.

@@ -89,9 +89,10 @@ class Evaluator(Protocol[EvaluationT_co]):
 
 class Appender(Protocol[EvaluationT_contra]):
     """Appends an evaluation to the signed log and completes ``record.claim`` in the same commit; returns
-    once it is durable. Raises ``ClaimLost`` when the claim is no longer the record's."""
+    once it is durable, with the record as served when the log can build it from what it wrote (None: read
+    it back). Raises ``ClaimLost`` when the claim is no longer the record's."""
 
-    async def append(self, record: NewRecord, evaluation: EvaluationT_contra) -> None: ...
+    async def append(self, record: NewRecord, evaluation: EvaluationT_contra) -> bytes | None: ...
 
 
 class IdempotencyKeys(Protocol):

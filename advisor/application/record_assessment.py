@@ -62,6 +62,7 @@ class Recorded:
     replayed: bool = False
     status: int = 201
     headers: Mapping[str, str] = field(default_factory=dict)  # a replay's stored headers
+    body: bytes | None = None  # the new record as served, from the append itself (None: read it back)
 
 
 class KeyReused(Exception):
@@ -80,8 +81,8 @@ async def record_assessment(command: RecordAssessment, evaluator: Evaluator[Eval
                             appender: Appender[EvaluationT], keys: IdempotencyKeys) -> Recorded:
     """Record one assessment at most once per (requester, key); see the module's docstring."""
     if command.idempotency_key is None:
-        await _evaluate_and_append(command, evaluator, appender, None)
-        return Recorded(record_id=command.record_id)
+        body = await _evaluate_and_append(command, evaluator, appender, None)
+        return Recorded(record_id=command.record_id, body=body)
     client_id, key = command.requester, command.idempotency_key
     claim = await anyio.to_thread.run_sync(keys.claim, client_id, key, hashlib.sha256(command.body).hexdigest())
     if isinstance(claim, Replay):
@@ -92,8 +93,8 @@ async def record_assessment(command: RecordAssessment, evaluator: Evaluator[Eval
         raise KeyInFlight(claim.retry_after)
     assert isinstance(claim, Claimed)
     try:
-        await _evaluate_and_append(command, evaluator, appender,
-                                   KeyClaim(client_id, key, claim.owner, dict(command.replay_headers)))
+        body = await _evaluate_and_append(command, evaluator, appender,
+                                          KeyClaim(client_id, key, claim.owner, dict(command.replay_headers)))
     except BaseException as exc:
         with anyio.CancelScope(shield=True):  # release even when the caller went away
             with contextlib.suppress(Exception):  # best effort: the lease runs out by itself
@@ -101,13 +102,13 @@ async def record_assessment(command: RecordAssessment, evaluator: Evaluator[Eval
         if isinstance(exc, ClaimLost):
             raise KeyInFlight(1) from None
         raise
-    return Recorded(record_id=command.record_id)
+    return Recorded(record_id=command.record_id, body=body)
 
 
 async def _evaluate_and_append(command: RecordAssessment, evaluator: Evaluator[EvaluationT],
-                               appender: Appender[EvaluationT], claim: KeyClaim | None) -> None:
+                               appender: Appender[EvaluationT], claim: KeyClaim | None) -> bytes | None:
     evaluation = await evaluator.evaluate(command.profile)
-    await appender.append(NewRecord(record_id=command.record_id, requester=command.requester,
+    return await appender.append(NewRecord(record_id=command.record_id, requester=command.requester,
                                     request_id=command.request_id, claim=claim), evaluation)
 
 

@@ -49,6 +49,10 @@ class CheckpointError(ValueError):
     """The checkpoint cannot be trusted: malformed, signed by an unknown key, or a bad signature."""
 
 
+class UnknownCheckpointKey(CheckpointError):
+    """The checkpoint is signed by no key the verifier was given (the JWKS or verifier key)."""
+
+
 def checkpoint_text(origin: str, size: int, root: bytes) -> str:
     return f"{origin}\n{size}\n{base64.b64encode(root).decode('ascii')}\n"
 
@@ -136,7 +140,7 @@ def verify_note(note: str, keys: dict[str, PublicKey], origin: str | None = None
         if size < 0 or len(root) != 32 or str(size) != lines[1]:
             raise CheckpointError("the checkpoint text is malformed")
         return name, size, root, key.kid
-    raise CheckpointError("the checkpoint is signed by no key the JWKS (or verifier key) lists")
+    raise UnknownCheckpointKey("the checkpoint is signed by no key the JWKS (or verifier key) lists")
 
 
 def is_chain_format(note: str) -> bool:

@@ -169,6 +169,22 @@ def extend(size: int, frontier: Sequence[bytes], leaves: Iterable[bytes]) -> tup
     return created, [digest for _, _, digest in stack]
 
 
+def batch_inclusion_proofs(size: int, frontier: Sequence[bytes], leaves: Sequence[bytes]
+                           ) -> tuple[list[tuple[int, int, bytes]], list[bytes], list[list[bytes]]]:
+    """``extend``, and the inclusion proof of every appended leaf in the tree it ends (``size + len(leaves)``).
+
+    No stored hash is needed beyond the frontier: a perfect subtree on the path of a new leaf either holds a
+    new leaf (so ``extend`` completed it just now) or lies wholly before ``size``, and then it is a frontier
+    node (its parent holds leaves on both sides of ``size``, so bit ``level`` of ``size`` is set and the
+    frontier's subtree at that level is this one). The writer answers each record with its proof this way.
+    """
+    created, new_frontier = extend(size, frontier, leaves)
+    known: dict[Node, bytes] = dict(zip(frontier_nodes(size), frontier, strict=True))
+    known.update(((level, index), digest) for level, index, digest in created)
+    end = size + len(leaves)
+    return created, new_frontier, [inclusion_proof(index, end, known) for index in range(size, end)]
+
+
 class Frontier:
     """A growing tree's right edge, one leaf at a time (the verifier's walk): ``O(log n)`` memory."""
 

@@ -110,8 +110,10 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What a portal keeps to prove later what it was told, without a second copy of the assessment.
 
     The signed bytes are the assessment's own (``signed_payload`` rebuilds them from the body and
-    this receipt); ``jws`` is their detached JWS, and the leaf of the Merkle tree is the same bytes:
-    ``inclusion_path`` leads from it to the root of ``checkpoint``, a C2SP signed note.
+    this receipt), and they are the record's RFC 9162 leaf: ``inclusion_path`` leads from it to the
+    root of ``checkpoint``, the C2SP signed note its group commit signed (``tree_size`` = the size of
+    the log when that commit ended). The checkpoint's Ed25519 signature is the record's signature.
+    A record written before revision 0008 also carries ``jws``, the detached JWS it was signed with.
     """
 
     seq: Annotated[int, msgspec.Meta(description="The record's position in the log (from 1)")]
@@ -119,15 +121,19 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     prev_hash: Annotated[str, msgspec.Meta(description="The previous record's hash (64 zeros for the first)")]
     key_id: Annotated[str, msgspec.Meta(description="The signing key's RFC 7638 thumbprint")]
     log: Annotated[str, msgspec.Meta(description="The log's name, inside the signed bytes")]
-    jws: Annotated[str, msgspec.Meta(
-        description="Detached JWS (header..signature, RFC 7515 appendix F) over the signed bytes")]
+    jws: Annotated[str | None, msgspec.Meta(description=(
+        "Only for a record written before per-commit signing (migration 0008): its detached JWS (header..signature, "
+        "RFC 7515 appendix F) over the signed bytes. Absent otherwise: the checkpoint's signature covers the record"
+    ))] = None
     leaf_index: Annotated[int, msgspec.Meta(description="The record's RFC 9162 leaf index (seq - 1)")]
     tree_size: Annotated[int | None, msgspec.Meta(
-        description="The size of the tree the inclusion path is in; absent before the first signed tree head")] = None
+        description="The size of the tree its group commit signed (the inclusion path is in that tree); absent only "
+        "for an old record no stored checkpoint covers")] = None
     inclusion_path: Annotated[list[str] | None, msgspec.Meta(
         description="RFC 9162 inclusion proof, base64 hashes from the leaf up")] = None
     checkpoint: Annotated[str | None, msgspec.Meta(
-        description="The C2SP signed note of the tree at tree_size: origin, size, base64 root, signature")] = None
+        description="The C2SP signed note its group commit signed (origin, tree_size, base64 root, Ed25519 signature): "
+        "verify it with the published key, then the inclusion path against its root")] = None
 
 
 class Assessment(Recommendation, frozen=True, kw_only=True):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Protocol
 
 from advisor.application.ports import NewRecord
-from advisor.audit.record import Columns
-from advisor.store.writer import Appender, Completion, Draft
+from advisor.audit.record import Columns, Receipt, assessment_json
+from advisor.store.writer import Appended, Appender, Completion, Draft
 
 
 class Canonical(Protocol):
@@ -27,7 +28,9 @@ class AssessmentLog:
         self.writer = writer
         self.on_stored = on_stored  # (decision, seq) once durable: metrics
 
-    async def append(self, record: NewRecord, evaluation: Canonical) -> None:
+    async def append(self, record: NewRecord, evaluation: Canonical) -> bytes:
+        """The record appended; it as served (the 201's body), built from what the writer returned: the bytes
+        it wrote and its receipt (its commit's checkpoint and its inclusion path), with no read."""
         claim = record.claim
         completion = None if claim is None else Completion(client_id=claim.client_id, key=claim.key,
                                                            owner=claim.owner, headers=dict(claim.headers))
@@ -36,3 +39,15 @@ class AssessmentLog:
                                                   completion=completion, request_id=record.request_id))
         if self.on_stored is not None:
             self.on_stored(evaluation.columns.decision, appended.envelope.seq)
+        return served_of(appended)
+
+
+def served_of(appended: Appended) -> bytes:
+    """An appended assessment as ``GET /assessments/{id}`` serves it (``receipt_of`` builds the same receipt
+    from the stored rows), without its status (that changes)."""
+    e, checkpoint = appended.envelope, appended.checkpoint
+    receipt = Receipt(seq=e.seq, hash=appended.hash, prev_hash=e.prev_hash, key_id=e.key_id, log=e.log,
+                      leaf_index=e.seq - 1, tree_size=checkpoint.size,
+                      inclusion_path=[base64.b64encode(h).decode("ascii") for h in appended.inclusion_path],
+                      checkpoint=checkpoint.note)
+    return assessment_json(e, appended.recommendation_raw, receipt)

@@ -104,7 +104,7 @@ class IdempotencyStore:
         done = conn.execute(update(idempotency_keys).where(
             _where(client_id, key), c.owner == owner, c.status == PENDING,
         ).values(status=COMPLETE, record_id=record_id, response_status=status,
-                 response_headers=json.dumps(headers, sort_keys=True), response_body=None))
+                 response_headers=json.dumps(headers, sort_keys=True)))
         if done.rowcount != 1:
             raise LeaseLost(f"idempotency key claim for client {client_id} was lost before the record committed")
 

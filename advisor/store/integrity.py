@@ -1,7 +1,8 @@
 """Reads that check a record against the Merkle tree before anything serves it.
 
-One query for the record and its leaf, one for the newest tree head, one for the leaf's audit
-path in that tree: a few index seeks, so every read can afford them.
+One query for the record and its leaf, one for its commit's tree head (the first stored at or after
+it: the checkpoint that signs it), one for the leaf's audit path in that tree: a few index seeks,
+so every read can afford them. The path and the head are the record's receipt.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from sqlalchemy import Connection, and_, select
 from advisor.audit.integrity import integrity_failure
 from advisor.audit.merkle import inclusion_ranges, leaf_hash, nodes_for, range_hash
 from advisor.store.errors import RecordIntegrityError, TreeIncomplete
-from advisor.store.tables import merkle_nodes, records, tree_heads
-from advisor.store.tree import read_nodes
+from advisor.store.tables import merkle_nodes, records
+from advisor.store.tree import commit_head, read_nodes
 
 
 class Head(NamedTuple):
@@ -38,23 +39,20 @@ def with_leaf(*columns: Any) -> Any:
         merkle_nodes, and_(merkle_nodes.c.level == 0, merkle_nodes.c.idx == records.c.seq - 1)))
 
 
-_LATEST = select(tree_heads.c.size, tree_heads.c.root_hash, tree_heads.c.note).order_by(
-    tree_heads.c.size.desc()).limit(1)
+def head_of(conn: Connection, seq: int) -> Head | None:
+    """The signed tree head of record ``seq``'s group commit (the first stored at or after it)."""
+    found = commit_head(conn, seq)
+    return None if found is None else Head(found[0], bytes.fromhex(found[1]), found[2])
 
 
-def latest_head(conn: Connection) -> Head | None:
-    """The newest signed tree head (the last group commit's)."""
-    row = conn.execute(_LATEST).first()
-    return None if row is None else Head(int(row.size), bytes.fromhex(row.root_hash), str(row.note))
-
-
-def check_row(conn: Connection, row: Any, head: Head | None) -> Proven:
+def check_row(conn: Connection, row: Any) -> Proven:
     """``row`` (``id``, ``seq``, ``payload``, ``hash``, ``leaf``) checked; ``RecordIntegrityError`` if it fails.
 
-    The place in the tree is checked against ``head`` (the newest signed tree head) when it covers
-    the record; records after it (a commit in flight) are checked against their leaf alone.
+    The place in the tree is checked against its commit's signed tree head; an old record no stored head
+    covers (a log from before revision 0004, not appended to since) is checked against its leaf alone.
     """
     seq, payload = int(row.seq), row.payload.encode("utf-8")
+    head = head_of(conn, seq)
     stored = None if row.leaf is None else bytes(row.leaf)
     path = root = None
     size = 0

@@ -16,7 +16,7 @@ from advisor.audit.integrity import listed_failure
 from advisor.audit.record import ASSESSMENT, REVIEW, Receipt, StoredPayload, assessment_json, parse_review
 from advisor.domain.review import VERDICTS, Review, Status, Verdict, status_of
 from advisor.metrics import INTEGRITY_FAILURES
-from advisor.store.integrity import Proven, check_row, latest_head, with_leaf
+from advisor.store.integrity import Proven, check_row, with_leaf
 from advisor.store.tables import chain_head, records
 
 log = logging.getLogger(__name__)
@@ -156,10 +156,11 @@ def review_of(row: Any) -> Review:
 
 
 def receipt_of(payload: StoredPayload, row: Any, proven: Proven) -> Receipt:
-    """The compact receipt: the detached JWS and the inclusion proof under the newest signed tree head."""
+    """The compact receipt: the inclusion proof under the record's commit's signed tree head (and a record's own
+    detached JWS, if it was written before per-commit signing)."""
     head, path = proven.head, proven.path
     return Receipt(seq=payload.seq, hash=str(row.hash), prev_hash=payload.prev_hash, key_id=payload.key_id,
-                   log=payload.log, jws=str(row.jws), leaf_index=payload.seq - 1,
+                   log=payload.log, jws=None if row.jws is None else str(row.jws), leaf_index=payload.seq - 1,
                    tree_size=None if head is None else head.size,
                    inclusion_path=None if path is None else [base64.b64encode(h).decode("ascii") for h in path],
                    checkpoint=None if head is None else head.note)
@@ -207,7 +208,7 @@ class Repository:
     def _checked(conn: Connection, record_id: str, requester: str | None) -> tuple[Any, Proven] | None:
         query = _RECORD if requester is None else _OWN_RECORD
         row = conn.execute(query, {"id": record_id, "requester": requester}).first()
-        return None if row is None else (row, check_row(conn, row, latest_head(conn)))
+        return None if row is None else (row, check_row(conn, row))
 
     def page(self, where: ListFilter, before_seq: int | None, limit: int) -> list[Summary]:
         """Newest first; the cursor is the last seq seen, so concurrent inserts never shift a page."""
@@ -279,10 +280,9 @@ class Repository:
         c = records.c
         query = with_leaf(c.id, c.seq, c.payload, c.hash).where(c.kind == REVIEW, c.subject == assessment_id)
         with self.engine.connect() as conn:
-            head = latest_head(conn)
             rows = conn.execute(query.order_by(c.seq)).all()
             for row in rows:
-                check_row(conn, row, head)
+                check_row(conn, row)
         return [review_of(row) for row in rows]
 
     def statuses(self, ids: Sequence[str], accepts_required: int) -> dict[str, Status]:

@@ -82,6 +82,20 @@ class RowSource(NamedTuple):
             last = rows[-1][0]
 
 
+    def heads(self, conn: Any, low: int | None, high: int | None) -> list[tuple[int, str]]:
+        """The signed tree heads with ``low < size <= high`` (None: unbounded), in size order: one per commit."""
+        where, params = [], []
+        if low is not None:
+            where.append("size > ?")
+            params.append(low)
+        if high is not None:
+            where.append("size <= ?")
+            params.append(high)
+        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        query = f"SELECT size, note FROM tree_heads {condition}ORDER BY size"  # noqa: S608 (no input in it)
+        return [(int(size), str(note)) for size, note in conn.execute(self._sql(query), params).fetchall()]
+
+
 def row_source(engine: Engine) -> RowSource | None:
     """Where ``engine``'s database is, for another process; None when it cannot be opened from one
     (an in-memory SQLite database, a driver other than sqlite3 or psycopg)."""

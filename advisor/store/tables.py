@@ -41,9 +41,10 @@ records = Table(
     Column("rules_digest", String(80), nullable=True),
     Column("catalog_id", String(64), nullable=True),
     Column("key_id", String(64), nullable=False),
-    # The canonical bytes exactly as signed, and the detached JWS (header..signature).
+    # The canonical bytes exactly as signed, and (records before revision 0008 only) their detached JWS
+    # (header..signature). Later records are signed by their commit's checkpoint in ``tree_heads``.
     Column("payload", Text, nullable=False),
-    Column("jws", Text, nullable=False),
+    Column("jws", Text, nullable=True),
     # Revision 0007: ``assessment`` or ``review``; ``subject`` is the assessment a review judges or a
     # reassessment supersedes. A review keeps its verdict in ``decision``; its other columns are null.
     Column("kind", String(16), nullable=False, server_default="assessment"),
@@ -95,7 +96,8 @@ clients = Table(
 )
 
 # Idempotency-Key records (revision 0002): claimed as ``pending`` in a short transaction of their
-# own, completed with the stored response inside the record's own transaction. Unique per client.
+# own, completed with the response's status and headers inside the record's own transaction (a replay's
+# body is rebuilt from the record: revision 0008 dropped the unused ``response_body``). Unique per client.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -108,7 +110,6 @@ idempotency_keys = Table(
     Column("record_id", String(36), nullable=True),
     Column("response_status", Integer, nullable=True),
     Column("response_headers", Text, nullable=True),
-    Column("response_body", Text, nullable=True),
     Column("created_at", String(32), nullable=False),
     Column("expires_at", String(32), nullable=False),
     PrimaryKeyConstraint("client_id", "idempotency_key", name="pk_idempotency_keys"),

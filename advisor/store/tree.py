@@ -7,9 +7,9 @@ a commit is the tree's, and a commit's nodes, records and checkpoint become visi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 
 from advisor.audit.checkpoint import Checkpoint, sign_checkpoint
 from advisor.audit.keys import SigningKey
@@ -17,9 +17,9 @@ from advisor.audit.merkle import (
     EMPTY_ROOT,
     Node,
     ProofError,
+    batch_inclusion_proofs,
     consistency_proof,
     consistency_ranges,
-    extend,
     frontier_nodes,
     frontier_root,
     inclusion_proof,
@@ -57,17 +57,46 @@ def root_at(conn: Connection, size: int) -> bytes:
     return frontier_root([stored[node] for node in frontier_nodes(size)])
 
 
-def extend_tree(conn: Connection, size: int, leaves: Sequence[bytes], key: SigningKey, origin: str) -> Checkpoint:
-    """Inside an append's transaction: add ``leaves`` to a tree of ``size``, sign and store its new head."""
+def extend_tree(conn: Connection, size: int, leaves: Sequence[bytes], key: SigningKey,
+                origin: str) -> tuple[Checkpoint, list[list[bytes]]]:
+    """Inside an append's transaction: add ``leaves`` to a tree of ``size``, sign and store its new head; the
+    head and each new leaf's inclusion path in its tree (computed from the frontier read here, no other read)."""
     stored = read_nodes(conn, frontier_nodes(size))
-    created, frontier = extend(size, [stored[node] for node in frontier_nodes(size)], leaves)
+    created, frontier, paths = batch_inclusion_proofs(size, [stored[node] for node in frontier_nodes(size)], leaves)
     if created:
         conn.execute(insert(merkle_nodes), [{"level": level, "idx": index, "hash": digest}
                                             for level, index, digest in created])
     checkpoint = sign_checkpoint(origin, size + len(leaves), frontier_root(frontier), key)
     conn.execute(insert(tree_heads).values(size=checkpoint.size, root_hash=checkpoint.root_hash,
                                            key_id=checkpoint.key_id, note=checkpoint.note))
-    return checkpoint
+    return checkpoint, paths
+
+
+def iter_heads(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[tuple[int, str]]:
+    """Every stored tree head ``(size, note)`` in size order (optionally up to ``up_to``), in bounded memory."""
+    last = 0
+    while True:
+        query = select(tree_heads.c.size, tree_heads.c.note).where(tree_heads.c.size > last)
+        if up_to is not None:
+            query = query.where(tree_heads.c.size <= up_to)
+        with engine.connect() as conn:
+            rows = conn.execute(query.order_by(tree_heads.c.size).limit(batch)).all()
+        if not rows:
+            return
+        for size, note in rows:
+            yield int(size), str(note)
+        last = int(rows[-1][0])
+
+
+_COMMIT_HEAD = select(tree_heads.c.size, tree_heads.c.root_hash, tree_heads.c.note).where(
+    tree_heads.c.size >= bindparam("seq")).order_by(tree_heads.c.size).limit(1)
+
+
+def commit_head(conn: Connection, seq: int) -> tuple[int, str, str] | None:
+    """``(size, root hex, note)`` of the checkpoint record ``seq``'s group commit signed: the first stored at or
+    after it (one index seek on the primary key). None when none is stored (a log from before revision 0004)."""
+    row = conn.execute(_COMMIT_HEAD, {"seq": seq}).first()
+    return None if row is None else (int(row.size), str(row.root_hash), str(row.note))
 
 
 def tree_size(conn: Connection) -> int:

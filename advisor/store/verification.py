@@ -7,14 +7,17 @@ themselves; otherwise this process reads the records through the engine and ship
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
+from advisor.audit.merkle import ProofError
 from advisor.audit.verify import (
     Anchor,
+    Item,
     RecordVerification,
+    StoredHead,
     StoredRecord,
     VerifyResult,
     load_keys,
@@ -27,7 +30,7 @@ from advisor.store.keyring import jwks as database_jwks
 from advisor.store.repository import Repository
 from advisor.store.rows import row_source
 from advisor.store.tables import chain_head, records
-from advisor.store.tree import root_at
+from advisor.store.tree import commit_head, iter_heads, prove_inclusion, root_at
 
 
 def record_from_row(row: Any) -> StoredRecord:
@@ -52,11 +55,26 @@ def verify_stored_record(engine: Engine, record_id: str, log_name: str) -> Recor
             .where(records.c.seq.in_([row.seq - 1, row.seq + 1])))}
         head_seq = int(conn.execute(select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one())
         keys = load_keys(database_jwks(conn))
+        checkpoint = None if row.jws is not None else _commit_checkpoint(conn, int(row.seq))
     before, after = neighbours.get(row.seq - 1), neighbours.get(row.seq + 1)
     return verify_one(record_from_row(row), keys, log_name,
                       predecessor_hash=None if before is None else str(before.hash),
                       successor_prev_hash=None if after is None else str(after.prev_hash),
-                      successor_hash=None if after is None else str(after.hash), head_seq=head_seq)
+                      successor_hash=None if after is None else str(after.hash), head_seq=head_seq,
+                      checkpoint=checkpoint)
+
+
+def _commit_checkpoint(conn: Connection, seq: int) -> tuple[StoredHead, list[bytes]] | None:
+    """A record's commit checkpoint and its inclusion path there (empty when the tree lacks nodes: it fails)."""
+    found = commit_head(conn, seq)
+    if found is None:
+        return None
+    size, _, note = found
+    try:
+        path = prove_inclusion(conn, seq - 1, size)
+    except (TreeIncomplete, ProofError):
+        path = []
+    return StoredHead(size, note), path
 
 
 def database_records(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[StoredRecord]:
@@ -67,10 +85,26 @@ def database_records(engine: Engine, up_to: int | None = None, batch: int = 1000
         yield record_from_row(row)
 
 
+def database_log(engine: Engine, up_to: int | None = None, batch: int = 1000) -> Iterator[Item]:
+    """Every record in seq order and each stored tree head right after the record at its size: what an export
+    holds and what the verifier walks, in bounded memory (two keyset reads side by side). Heads past the last
+    record read are left out: they are of records appended since, not read here."""
+    heads = iter_heads(engine, up_to, batch)
+    waiting = next(heads, None)
+    for record in database_records(engine, up_to, batch):
+        while waiting is not None and waiting[0] < record.seq:  # a head whose record is missing
+            yield StoredHead(*waiting)
+            waiting = next(heads, None)
+        yield record
+        while waiting is not None and waiting[0] == record.seq:
+            yield StoredHead(*waiting)
+            waiting = next(heads, None)
+
+
 def verify_database(engine: Engine, log_name: str, *, jwks: dict[str, Any] | None = None,
                     anchors: Sequence[Anchor] = (), workers: int | None = None, range_size: int = 2048,
                     progress: Callable[[int], None] | None = None,
-                    records: Callable[[Engine], Iterator[StoredRecord]] = database_records) -> VerifyResult:
+                    records: Callable[[Engine], Iterable[Item]] = database_log) -> VerifyResult:
     """The whole log in a database, also against its own chain head (a cut the head still counts is caught).
 
     The log is cut into seq ranges of about ``range_size`` records, checked by this process and

@@ -1,9 +1,11 @@
 """Appends to the signed log with group commit.
 
 One writer thread per process takes every append waiting in its queue, locks the chain head
-(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), links, signs and inserts
-them all, and commits once. One durable commit then acknowledges many requests: the commit, not
-the HTTP stack or the rules, is the scarce resource. No caller hears "201" before that commit.
+(``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), links and inserts them
+all, extends the Merkle tree, signs ONE checkpoint over its new root (revision 0008: no record is
+signed on its own; the checkpoint's signature covers every record of the commit), and commits
+once. One durable commit then acknowledges many requests: the commit, not the HTTP stack or the
+rules, is the scarce resource. No caller hears "201" before that commit.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.formats import utc_now
-from advisor.audit.jws import detach, sign_compact
 from advisor.audit.merkle import leaf_hash
 from advisor.audit.record import (
     ASSESSMENT,
@@ -87,16 +89,19 @@ class ReviewColumns(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
+    """A committed record and its receipt's proof: its commit's signed checkpoint and its inclusion path there."""
+
     envelope: Envelope
     recommendation_raw: bytes
     hash: str
-    jws: str  # detached, as stored
-    compact_jws: str  # with the payload attached
+    checkpoint: Checkpoint  # signed by the commit, over the tree of ``checkpoint.size`` records
+    inclusion_path: list[bytes]  # RFC 9162, from the record's leaf to ``checkpoint``'s root
 
 
 def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequence[Draft],
                  sqlite: bool) -> list[Appended]:
-    """Link, sign and insert ``drafts`` in one transaction the caller opened with ``begin_locked``."""
+    """Link and insert ``drafts``, and sign the commit's checkpoint, in one transaction the caller opened with
+    ``begin_locked``. Each record's proof comes back with it: no proof is read to answer for it."""
     seq, prev = lock_head(conn, sqlite)
     key, key_since = keyring.active_since(conn)
     # Time never runs backwards along the log, whatever the clocks of the replicas: a record is
@@ -104,7 +109,7 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
     # a seq range (fast listing) and lets the verifier treat a backwards step as tampering.
     last = conn.execute(select(records.c.created_at).where(records.c.seq == seq)).scalar() if seq else None
     now = max(utc_now(), key_since, last or "")
-    appended: list[Appended] = []
+    envelopes: list[Envelope] = []
     rows: list[dict[str, Any]] = []
     leaves: list[bytes] = []
     first = seq
@@ -124,20 +129,21 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
                          "decision": columns.decision, "strength": columns.strength,
                          "rules_digest": columns.rules_digest, "catalog_id": columns.catalog_id}
         digest = record_hash(raw)
-        compact = sign_compact(key, raw)
-        jws = detach(compact)
         rows.append({
             "seq": seq, "id": draft.id, "prev_hash": prev, "hash": digest, "created_at": now,
             "requester": draft.requester, "organization": None, "decision": None, "strength": None,
-            "rules_digest": None, "catalog_id": None, "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": jws,
+            "rules_digest": None, "catalog_id": None, "key_id": key.kid, "payload": raw.decode("utf-8"), "jws": None,
             **queryable,
         })
         leaves.append(leaf_hash(raw))
-        appended.append(Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw,
-                                 hash=digest, jws=jws, compact_jws=compact))
+        envelopes.append(envelope)
         prev = digest
     conn.execute(insert(records), rows)
-    extend_tree(conn, first, leaves, key, log_name)  # the Merkle tree, and one signed checkpoint for the commit
+    # The Merkle tree, one signed checkpoint for the commit, and each record's inclusion path in its tree.
+    checkpoint, paths = extend_tree(conn, first, leaves, key, log_name)
+    appended = [Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw, hash=row["hash"],
+                         checkpoint=checkpoint, inclusion_path=path)
+                for envelope, draft, row, path in zip(envelopes, drafts, rows, paths, strict=True)]
     conn.execute(update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev))
     for draft, result in zip(drafts, appended, strict=True):
         if draft.completion is not None:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 
 import msgspec
 
-from advisor.audit.jws import detach
+from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.record import Columns, Envelope
 from advisor.settings import Settings, helper_processes, usable_cores
 from advisor.store.database import is_sqlite, make_engine, normalise_url
@@ -55,7 +55,10 @@ class _Stored(msgspec.Struct, array_like=True, frozen=True):
     created_at: str
     key_id: str
     hash: str
-    compact_jws: str
+    tree_size: int  # the commit's signed checkpoint: size, root and note (signed by ``key_id``)
+    root_hash: str
+    note: str
+    inclusion_path: list[bytes]  # the record's, in that tree
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -112,8 +115,10 @@ class WriterProcess:
         stored = _stored_decoder.decode(await asyncio.shield(answer))
         envelope = Envelope(log=self.settings.log_name, seq=stored.seq, prev_hash=stored.prev_hash, id=draft.id,
                             created_at=stored.created_at, requester=draft.requester, key_id=stored.key_id)
+        checkpoint = Checkpoint(origin=self.settings.log_name, size=stored.tree_size, root_hash=stored.root_hash,
+                                key_id=stored.key_id, note=stored.note)
         return Appended(envelope=envelope, recommendation_raw=draft.recommendation_raw, hash=stored.hash,
-                        jws=detach(stored.compact_jws), compact_jws=stored.compact_jws)
+                        checkpoint=checkpoint, inclusion_path=stored.inclusion_path)
 
     async def stop_serving(self) -> None:
         await self.helpers.stop()  # the writer finishes its batch, reads end-of-file and exits
@@ -140,8 +145,9 @@ class _Appending:
 
 def _stored(appended: Appended) -> _Stored:
     e = appended.envelope
+    c = appended.checkpoint
     return _Stored(seq=e.seq, prev_hash=e.prev_hash, created_at=e.created_at, key_id=e.key_id, hash=appended.hash,
-                   compact_jws=appended.compact_jws)
+                   tree_size=c.size, root_hash=c.root_hash, note=c.note, inclusion_path=appended.inclusion_path)
 
 
 @contextlib.contextmanager

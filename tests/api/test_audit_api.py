@@ -15,6 +15,7 @@ import httpx
 import msgspec
 import pytest
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jws
 from joserfc.errors import BadSignatureError, SecurityWarning
 from joserfc.jwk import KeySet
@@ -29,10 +30,11 @@ from advisor.audit.record import signed_payload
 from advisor.audit.verify import load_keys
 from advisor.services import Services
 from advisor.settings import Settings
-from advisor.store.tables import records
+from advisor.store.tables import records, tree_heads
 from advisor.store.verification import verify_database
 from tests.factories import profile_dict
-from tests.signed_log import REQUESTERS, append_records, tampering
+from tests.signed_log import REQUESTERS, append_records, sign_legacy_jws, tampering
+from tests.unit.test_merkle import pymerkle_accepts_inclusion
 
 COUNT = 25
 Client = TestClient[Litestar]
@@ -151,8 +153,29 @@ def test_verification_of_a_sound_record(services: Services, auditor: Client) -> 
     assert successor["seq"] == middle["seq"] + 1
     assert body["successor"]["hash"] == successor["hash"], "the successor's own hash, not its prev_hash"
     assert body["key"]["known"] is True
-    assert body["key"]["alg"] == "EdDSA"
+    assert body["key"]["alg"] == "Ed25519"  # its commit's checkpoint: a signed note
     assert auditor.get("/assessments/nope/verification").status_code == 404
+
+
+def test_verification_of_a_legacy_record_checks_its_own_jws(services: Services, auditor: Client) -> None:
+    with services.engine.begin() as conn:
+        assert sign_legacy_jws(conn, services) == COUNT  # as the writer before revision 0008 signed them
+    middle = walk(auditor)[COUNT // 2]
+    body = auditor.get(f"/assessments/{middle['id']}/verification").json()
+    assert body["valid"] is True
+    assert all(body["checks"].values())
+    assert body["key"]["alg"] == "EdDSA"  # the record's own JWS
+    assert auditor.get(f"/assessments/{middle['id']}").json()["receipt"]["jws"].count(".") == 2
+
+
+def test_verification_of_a_record_whose_commit_checkpoint_is_gone(services: Services, auditor: Client) -> None:
+    newest = walk(auditor)[0]
+    with services.engine.begin() as conn:
+        conn.execute(tree_heads.delete().where(tree_heads.c.size >= newest["seq"]))
+    body = auditor.get(f"/assessments/{newest['id']}/verification").json()
+    assert body["valid"] is False
+    assert body["checks"]["signature"] is False
+    assert body["problems"][0]["kind"] == "unsigned"
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
@@ -206,9 +229,48 @@ def portal_payload(body: dict[str, Any]) -> bytes:
                           "requester": body["requester"], "seq": receipt["seq"]})
 
 
-def test_records_verify_with_an_independent_jose_library(services: Services, auditor: Client,
-                                                         client: Client) -> None:
-    """joserfc (not our code) checks every receipt's detached JWS over the bytes rebuilt from the body itself."""
+def note_signed_by(note: str, jwks_document: dict[str, Any]) -> tuple[int, bytes]:
+    """(size, root) of a C2SP signed note checked by hand against the JWKS, with ``cryptography`` alone."""
+    text, _, signatures = note.partition("\n\n")
+    origin, size, root = text.split("\n")
+    for line in signatures.splitlines():
+        blob = base64.b64decode(line.split(" ")[2])
+        for key in jwks_document["keys"]:
+            raw = base64.urlsafe_b64decode(key["x"] + "=" * (-len(key["x"]) % 4))
+            if hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4] == blob[:4]:
+                Ed25519PublicKey.from_public_bytes(raw).verify(blob[4:], (text + "\n").encode())
+                return int(size), base64.b64decode(root)
+    raise AssertionError("no key of the JWKS signed the note")
+
+
+def test_receipts_verify_with_independent_code(services: Services, auditor: Client, client: Client) -> None:
+    """Each receipt with code that is not ours: the signed bytes rebuilt with an RFC 8785 library, the commit's
+    checkpoint with ``cryptography`` and the published JWKS, the inclusion path with pymerkle (RFC 9162)."""
+    jwks_document = client.get("/.well-known/jwks.json").json()
+    for record_id in [i["id"] for i in walk(auditor)]:
+        response = auditor.get(f"/assessments/{record_id}")
+        body = response.json()
+        receipt = body["receipt"]
+        payload = portal_payload(body)
+        assert payload == signed_payload(response.content)
+        assert "jws" not in receipt  # signed per commit
+        assert hashlib.sha256(payload).hexdigest() == receipt["hash"]
+        size, root = note_signed_by(receipt["checkpoint"], jwks_document)
+        assert size == receipt["tree_size"] >= receipt["seq"]
+        path = [base64.b64decode(h) for h in receipt["inclusion_path"]]
+        leaf = hashlib.sha256(b"\x00" + payload).digest()
+        assert pymerkle_accepts_inclusion(receipt["leaf_index"], size, leaf, path, root)
+        forged = hashlib.sha256(b"\x00" + payload.replace(b'"strength":"', b'"strength":"x', 1)).digest()
+        assert not pymerkle_accepts_inclusion(receipt["leaf_index"], size, forged, path, root)
+        assert len(response.content) < len(payload) + 2048  # the assessment once, the receipt under 2 KB
+        assert len(json.dumps(receipt)) <= 2048
+
+
+def test_legacy_records_verify_with_an_independent_jose_library(services: Services, auditor: Client,
+                                                                client: Client) -> None:
+    """joserfc (not our code) checks a legacy receipt's detached JWS over the bytes rebuilt from the body itself."""
+    with services.engine.begin() as conn:
+        sign_legacy_jws(conn, services)
     key_set = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
     for record_id in [i["id"] for i in walk(auditor)]:
         response = auditor.get(f"/assessments/{record_id}")
@@ -219,7 +281,6 @@ def test_records_verify_with_an_independent_jose_library(services: Services, aud
         token = jose_verify(receipt["jws"], key_set, payload)
         assert token.protected["kid"] == receipt["key_id"]
         assert hashlib.sha256(payload).hexdigest() == receipt["hash"]
-        assert len(response.content) < len(payload) + 2048  # the assessment once, the receipt under 2 KB
         assert len(json.dumps(receipt)) <= 2048
     header, _, signature = receipt["jws"].split(".")
     forged = payload.replace(b'"strength":"', b'"strength":"x', 1)

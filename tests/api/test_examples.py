@@ -67,6 +67,13 @@ def test_example(client: TestClient[Litestar], app: Litestar, name: str, body: d
     if strength is not None:
         assert result["strength"] == strength
     assert response.headers["location"] == f"/assessments/{result['id']}"
+    # The receipt: its commit's signed checkpoint and its inclusion path, no second copy of the record. Under
+    # 2 KB even when the path has the 20 hashes of a log of a million records (47 bytes each in JSON).
+    receipt = result["receipt"]
+    assert "jws" not in receipt
+    assert receipt["checkpoint"]
+    assert receipt["tree_size"] >= receipt["seq"]
+    assert len(msgspec.json.encode(receipt)) + (20 - len(receipt["inclusion_path"])) * 47 <= 2048
     # Stored: the record read back through the API and straight from the table says the same.
     assert client.get(response.headers["location"]).content == response.content
     with app.state.services.engine.connect() as conn:

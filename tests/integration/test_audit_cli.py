@@ -67,8 +67,13 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
     assert done.returncode == 0, done.stderr
     jwks_file = tmp_path / "audit.jwks.json"
     lines = export.read_text().splitlines()
-    assert len(lines) == COUNT
-    first = json.loads(lines[0])
+    entries = [json.loads(line) for line in lines]
+    at = [i for i, entry in enumerate(entries) if "seq" in entry]  # the line of each record, by seq - 1
+    assert len(at) == COUNT
+    heads = [entry for entry in entries if "checkpoint" in entry]  # each commit's, after its last record
+    assert [entry["size"] for entry in heads] == [*range(7, COUNT, 7), COUNT]
+    assert all(entries[i - 1]["seq"] == entry["size"] for i, entry in enumerate(entries) if "checkpoint" in entry)
+    first = entries[0]
     assert set(first) == {"seq", "id", "hash", "prev_hash", "payload", "jws"}
     with services.engine.connect() as conn:
         stored = conn.execute(select(records.c.payload).where(records.c.seq == 1)).scalar_one()
@@ -92,21 +97,28 @@ def test_export_and_checkpoint_verify_offline(settings: Settings, services: Serv
                       vkey.strip())
     assert by_vkey.returncode == 0, by_vkey.stdout + by_vkey.stderr
     assert "verifier key given with --vkey" in by_vkey.stdout
-    # The auditor's copy, cut short: only the checkpoint knows it was longer.
-    export.write_text("\n".join(lines[:25]) + "\n")
+    # The auditor's copy, cut short after a commit: only the checkpoint knows it was longer.
+    export.write_text("\n".join(lines[:at[20] + 2]) + "\n")  # records 1..21 and the checkpoint at 21
     assert advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file)).returncode == 0
     cut = advisor(settings, "verify", "--file", str(export), "--checkpoint", str(checkpoint), "--jwks", str(jwks_file))
     assert cut.returncode == 1
-    assert cut.stdout.startswith("problem: seq=26 kind=truncated")
+    assert cut.stdout.startswith("problem: seq=22 kind=truncated")
     # One line edited.
-    entry = json.loads(lines[6])
+    entry = json.loads(lines[at[6]])
     entry["payload"] = entry["payload"].replace('"strength":"', '"strength":"x', 1)
-    export.write_text("\n".join([*lines[:6], json.dumps(entry), *lines[7:]]) + "\n")
+    export.write_text("\n".join([*lines[:at[6]], json.dumps(entry), *lines[at[6] + 1:]]) + "\n")
     edited = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
     assert edited.returncode == 1
     assert edited.stdout.startswith("problem: seq=7 kind=edited")
+    # Without the commits' checkpoint lines, the records (signed per commit, no JWS of their own) are signed by none.
+    export.write_text("\n".join(line for line, e in zip(lines, entries, strict=True) if "checkpoint" not in e) + "\n")
+    stripped = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
+    assert stripped.returncode == 1
+    assert stripped.stdout.startswith("problem: seq=1 kind=unsigned"), stripped.stdout
     # Two lines swapped: out of order, not deleted (the "missing" record is further down the file).
-    export.write_text("\n".join([*lines[:10], lines[11], lines[10], *lines[12:]]) + "\n")
+    swap = lines.copy()
+    swap[at[10]], swap[at[11]] = lines[at[11]], lines[at[10]]
+    export.write_text("\n".join(swap) + "\n")
     swapped = advisor(settings, "verify", "--file", str(export), "--jwks", str(jwks_file))
     assert swapped.returncode == 1
     assert swapped.stdout.startswith("problem: seq=12 kind=reordered"), swapped.stdout
@@ -125,10 +137,15 @@ def test_an_auditor_verifies_the_export_without_advisor_code(settings: Settings,
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout.startswith(f"ok: {COUNT} records")
     lines = export.read_text().splitlines()
-    export.write_text("\n".join(lines[:20]) + "\n")
+    last = next(i for i, line in enumerate(lines) if json.loads(line).get("size") == 14)
+    export.write_text("\n".join(lines[:last + 1]) + "\n")  # records 1..14 and their commits' checkpoints
     cut = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
     assert cut.returncode == 1
-    assert "record 21: truncated" in cut.stderr
+    assert "record 15: truncated" in cut.stderr
+    export.write_text("\n".join(line for line in lines if "checkpoint" not in json.loads(line)) + "\n")
+    stripped = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
+    assert stripped.returncode == 1
+    assert "record 1: unsigned" in stripped.stderr
 
 
 @SQLITE
@@ -289,17 +306,19 @@ def test_reviews_are_verified_by_advisor_verify_and_the_offline_verifier(app: Li
     assert checked.stdout.startswith("ok: 4 records verified")
     export, keys = tmp_path / "audit.jsonl", tmp_path / "audit.jwks.json"
     assert advisor(settings, "export", str(export)).returncode == 0
-    assert [json.loads(json.loads(line)["payload"]).get("kind") for line in export.read_text().splitlines()] == [
-        None, "review", None, "review"]
+    exported = [json.loads(line) for line in export.read_text().splitlines()]
+    kinds = [json.loads(e["payload"]).get("kind") for e in exported if "payload" in e]
+    assert kinds == [None, "review", None, "review"]
     offline = advisor(settings, "verify", "--file", str(export), "--jwks", str(keys))
     assert offline.returncode == 0, offline.stdout
     script = [sys.executable, str(PROJECT_ROOT / "examples" / "verify_export.py"), str(export), str(keys)]
     independent = subprocess.run(script, capture_output=True, text=True, check=False, timeout=120)
     assert independent.returncode == 0, independent.stderr
     lines = export.read_text().splitlines()
-    entry = json.loads(lines[1])
+    second = next(i for i, e in enumerate(exported) if e.get("seq") == 2)
+    entry = json.loads(lines[second])
     entry["payload"] = entry["payload"].replace('"verdict":"request_changes"', '"verdict":"accept"')
-    export.write_text("\n".join([lines[0], json.dumps(entry), *lines[2:]]) + "\n")
+    export.write_text("\n".join([*lines[:second], json.dumps(entry), *lines[second + 1:]]) + "\n")
     edited = advisor(settings, "verify", "--file", str(export), "--jwks", str(keys))
     assert edited.returncode == 1
     assert edited.stdout.startswith("problem: seq=2 kind=edited"), edited.stdout

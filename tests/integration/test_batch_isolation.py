@@ -7,6 +7,7 @@ another's, and its own retry looped forever.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import uuid
 from collections.abc import Callable
@@ -84,7 +85,10 @@ def test_a_refused_record_leaves_the_merkle_tree_exactly_the_committed_records(
         if isinstance(appended, Appended):
             response = auditor.get(f"/assessments/{appended.envelope.id}")
             assert response.status_code == 200, response.text
-            assert response.json()["receipt"]["tree_size"] == len(stored)
+            receipt = response.json()["receipt"]
+            assert receipt["tree_size"] == appended.checkpoint.size >= appended.envelope.seq  # its own commit's
+            assert receipt["checkpoint"] == appended.checkpoint.note
+            assert [base64.b64decode(h) for h in receipt["inclusion_path"]] == appended.inclusion_path
 
 
 @pytest.mark.postgres

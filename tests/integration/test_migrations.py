@@ -61,14 +61,14 @@ def test_the_tree_of_existing_records_is_built_by_the_migration(settings: Settin
     from advisor.audit.merkle import leaf_hash, root_of
     from advisor.store.tables import merkle_nodes, records
     from advisor.store.tree import root_at
-    from tests.signed_log import append_records
+    from tests.signed_log import append_legacy_records
 
     migrate(settings)
     app = create_app(settings)
     ensure_signing_key(app.state.services)
     engine = app.state.services.engine
     try:
-        append_records(app.state.services, 23, batch=5)
+        append_legacy_records(app.state.services, 23, batch=5)  # a log from before 0008 (and 0004): a JWS each
         with engine.connect() as conn:
             written = set(conn.execute(select(merkle_nodes)).all())
         downgrade(settings, "0003")  # back to the chain-only schema, records kept
@@ -87,14 +87,14 @@ def test_records_written_before_reviews_keep_verifying_as_assessments(settings: 
     from advisor.app import create_app, ensure_signing_key
     from advisor.store.tables import records
     from advisor.store.verification import verify_database
-    from tests.signed_log import append_records
+    from tests.signed_log import append_legacy_records
 
     migrate(settings)
     app = create_app(settings)
     ensure_signing_key(app.state.services)
     engine = app.state.services.engine
     try:
-        append_records(app.state.services, 7, batch=3)
+        append_legacy_records(app.state.services, 7, batch=3)
         downgrade(settings, "0006")
         assert "kind" not in {c["name"] for c in inspect(engine).get_columns("records")}
         migrate(settings)
@@ -102,5 +102,39 @@ def test_records_written_before_reviews_keep_verifying_as_assessments(settings: 
             kinds = conn.execute(select(records.c.kind, records.c.subject).order_by(records.c.seq)).all()
         assert [tuple(k) for k in kinds] == [("assessment", None)] * 7
         assert verify_database(engine, settings.log_name, workers=0).problem is None
+    finally:
+        engine.dispose()
+
+
+def test_records_signed_one_by_one_stay_after_revision_0008(settings: Settings) -> None:
+    """Revision 0008 makes ``jws`` optional and drops the response copies; the records signed before keep their
+    JWS and verify, then new ones are signed per commit, and both verify in one log. A downgrade refuses while
+    a record signed only by its commit's checkpoint is stored."""
+    from advisor.app import create_app, ensure_signing_key
+    from advisor.store.tables import records
+    from advisor.store.verification import verify_database
+    from tests.signed_log import append_legacy_records, append_records
+
+    migrate(settings)
+    app = create_app(settings)
+    ensure_signing_key(app.state.services)
+    engine = app.state.services.engine
+    try:
+        append_legacy_records(app.state.services, 5, batch=2)  # as the writer before 0008 left them: a JWS each
+        downgrade(settings, "0007")
+        assert "response_body" in {c["name"] for c in inspect(engine).get_columns("idempotency_keys")}
+        assert not next(c for c in inspect(engine).get_columns("records") if c["name"] == "jws")["nullable"]
+        migrate(settings)
+        assert "response_body" not in {c["name"] for c in inspect(engine).get_columns("idempotency_keys")}
+        with engine.connect() as conn:
+            assert all(conn.execute(select(records.c.jws)).scalars())
+        assert verify_database(engine, settings.log_name, workers=0).problem is None
+        append_records(app.state.services, 4, batch=3)  # signed per commit from now on: one log, both formats
+        with engine.connect() as conn:
+            assert [j is None for j in conn.execute(select(records.c.jws).order_by(records.c.seq)).scalars()] == [
+                False] * 5 + [True] * 4
+        assert verify_database(engine, settings.log_name, workers=0).problem is None
+        with pytest.raises(RuntimeError, match="signed only by their commit's checkpoint"):
+            downgrade(settings, "0007")
     finally:
         engine.dispose()

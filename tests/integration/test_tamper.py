@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from advisor.app import build_services, ensure_signing_key
 from advisor.audit import verify as verify_module
-from advisor.audit.checkpoint import verify_checkpoint
+from advisor.audit.checkpoint import sign_checkpoint, verify_checkpoint
 from advisor.audit.formats import utc_now
 from advisor.audit.keys import SigningKey
 from advisor.audit.verify import Anchor, Problem, StoredRecord, VerifyResult, load_keys
@@ -37,7 +37,18 @@ from advisor.store.tree import current_checkpoint
 from advisor.store.verification import database_records, verify_database
 from advisor.store.writer import Draft, append_batch
 from tests.factories import make_profile
-from tests.signed_log import append_records, forge_record, rewrite_payload, row, sqlite_path, tampering
+from tests.signed_log import (
+    append_legacy_records,
+    append_records,
+    bump,
+    forge_record,
+    relink_from,
+    rewrite_payload,
+    row,
+    sign_legacy_jws,
+    sqlite_path,
+    tampering,
+)
 
 COUNT = 40
 SQLITE = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
@@ -91,8 +102,14 @@ def test_edited_profile_field_is_caught_at_that_record(settings: Settings, servi
 
 @SQLITE
 @MODES
-def test_edited_decision_with_recomputed_hash_fails_its_signature(settings: Settings, services: Services,
-                                                                  workers: int) -> None:
+@pytest.mark.parametrize("signed", ["per-commit", "legacy-jws"])
+def test_edited_decision_with_recomputed_hash_is_caught(settings: Settings, services: Services, workers: int,
+                                                        signed: str) -> None:
+    """A record with its own JWS fails its signature; a record signed by its commit's checkpoint breaks the
+    link the next record signed (its commit's root would differ too, checked when the walk gets there)."""
+    if signed == "legacy-jws":
+        with services.engine.begin() as db:
+            sign_legacy_jws(db, services)
     with tampering(settings) as conn:
         old = row(conn, 23)["decision"]
         new = "self_hosted" if old != "self_hosted" else "managed"
@@ -102,8 +119,58 @@ def test_edited_decision_with_recomputed_hash_fails_its_signature(settings: Sett
 
         rewrite_payload(conn, 23, flip, rehash=True, columns={"decision": new})
     result = verify(settings, services, workers)
-    assert found(result) == (23, "edited")
-    assert "signature" in problem_of(result).detail
+    if signed == "legacy-jws":
+        assert found(result) == (23, "edited")
+        assert "signature" in problem_of(result).detail
+    else:
+        assert found(result) == (24, "forged")
+        assert "prev_hash" in problem_of(result).detail
+
+
+@SQLITE
+@MODES
+def test_a_relinked_rewrite_of_records_signed_per_commit_fails_their_commits_checkpoint(
+        settings: Settings, services: Services, workers: int) -> None:
+    """The attacker edits record 23 and re-hashes and re-links every record after it (and the tree), but cannot
+    sign: the checkpoint of 23's commit (size 28, batches of 7) no longer matches the records' root."""
+    with tampering(settings) as conn:
+        rewrite_payload(conn, 23, bump, rehash=True)
+        relink_from(conn, 24)
+    result = verify(settings, services, workers)
+    assert found(result) == (28, "edited")
+    assert "signed checkpoint stored at size 28" in problem_of(result).detail
+
+
+@SQLITE
+@MODES
+def test_a_forged_or_unknown_commit_checkpoint_is_caught(settings: Settings, services: Services,
+                                                          workers: int) -> None:
+    with tampering(settings) as conn:
+        note = conn.execute("SELECT note FROM tree_heads WHERE size = 21").fetchone()[0]
+        text, _, signature = note.partition("\n\n")
+        lines = text.split("\n")  # origin, size, base64 root: the root's first character changed
+        lines[2] = ("A" if lines[2][0] != "A" else "B") + lines[2][1:]
+        conn.execute("UPDATE tree_heads SET note = ? WHERE size = 21", ("\n".join(lines) + "\n\n" + signature,))
+    assert found(verify(settings, services, workers)) == (21, "edited")
+    stranger = SigningKey(Ed25519PrivateKey.generate())
+    with tampering(settings) as conn:
+        root = bytes.fromhex(conn.execute("SELECT root_hash FROM tree_heads WHERE size = 21").fetchone()[0])
+        forged = sign_checkpoint(settings.log_name, 21, root, stranger)
+        conn.execute("UPDATE tree_heads SET note = ? WHERE size = 21", (forged.note,))
+    assert found(verify(settings, services, workers)) == (21, "unknown_key")
+
+
+@SQLITE
+@MODES
+def test_records_whose_commit_checkpoints_are_deleted_are_unsigned(settings: Settings, services: Services,
+                                                                   workers: int) -> None:
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM tree_heads WHERE size = 14")  # a later checkpoint still covers 8..14
+    assert verify(settings, services, workers).problem is None
+    with tampering(settings) as conn:
+        conn.execute("DELETE FROM tree_heads WHERE size > 35")  # nothing covers 36..40 any more
+    result = verify(settings, services, workers)
+    assert found(result) == (36, "unsigned")
 
 
 @SQLITE
@@ -164,21 +231,22 @@ def test_deleted_newest_rows_are_caught_only_with_a_checkpoint(settings: Setting
     with services.engine.connect() as conn:
         anchor = verify_checkpoint(checkpoint, load_keys(jwks(conn)), settings.log_name)
     assert anchor.size == COUNT
-    with tampering(settings) as conn:
-        conn.execute("DELETE FROM records WHERE seq > 36")
-        conn.execute("UPDATE chain_head SET seq = 36, hash = ? WHERE id = 1", (row(conn, 36)["hash"],))
+    with tampering(settings) as conn:  # cut after a commit (batches of 7): cut in one, its records are unsigned
+        conn.execute("DELETE FROM records WHERE seq > 35")
+        conn.execute("DELETE FROM tree_heads WHERE size > 35")
+        conn.execute("UPDATE chain_head SET seq = 35, hash = ? WHERE id = 1", (row(conn, 35)["hash"],))
     shorter = verify(settings, services, workers)
     assert shorter.problem is None  # a valid, shorter chain
-    assert shorter.last_seq == 36
+    assert shorter.last_seq == 35
     result = verify(settings, services, workers, anchors=(anchor,))
-    assert found(result) == (37, "truncated")
+    assert found(result) == (36, "truncated")
 
 
 @SQLITE
 def test_deleted_newest_rows_without_moving_the_head_are_caught(settings: Settings, services: Services) -> None:
     with tampering(settings) as conn:
-        conn.execute("DELETE FROM records WHERE seq > 36")
-    assert found(verify(settings, services)) == (37, "truncated")
+        conn.execute("DELETE FROM records WHERE seq > 35")
+    assert found(verify(settings, services)) == (36, "truncated")
 
 
 class RetiredKeyRing(KeyRing):
@@ -333,7 +401,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[i
     migrate(settings_)
     services = build_services(settings_)
     ensure_signing_key(services)
-    append_records(services, SMALL, batch=5)
+    append_legacy_records(services, 5, batch=5)  # one log, both formats: records with their own JWS, then
+    append_records(services, SMALL - 5, batch=4)  # records signed by their commit's checkpoint
     services.engine.dispose()
     with closing(sqlite3.connect(sqlite_path(settings_))) as conn:
         conn.row_factory = sqlite3.Row
@@ -358,6 +427,8 @@ def test_any_single_byte_change_to_any_column_is_detected(
         shift = data.draw(st.integers(0, 6), label="byte")  # SQLite integers are signed 64-bit
         value: Any = original ^ (data.draw(st.integers(1, 255), label="xor") << (8 * shift))
         assume(value not in rows and value > 0)
+    elif original is None:  # a record signed per commit given a JWS
+        value = "eyJhbGciOiJFZERTQSJ9..AAAA"
     else:
         encoded = original.encode("utf-8")
         at = data.draw(st.integers(0, len(encoded) - 1), label="at")

@@ -154,6 +154,7 @@ def test_validly_signed_but_not_canonical_payload_is_edited(key: SigningKey, rec
 def test_another_spelling_of_the_same_signature_is_refused(key: SigningKey, recommendation: Recommendation) -> None:
     """base64url has spare bits in its last character: a lenient decoder accepts 16 spellings of one signature."""
     records = chain(key, recommendation, 2)
+    assert records[0].jws is not None
     header, _, signature = records[0].jws.split(".")
     alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
     twin = next(signature[:-1] + c for c in alphabet
@@ -302,6 +303,7 @@ def test_b64url_bytes_is_b64url(data: bytes) -> None:
 def export(records: list[StoredRecord], path: Path) -> None:
     with path.open("wb") as handle:
         for r in records:
+            assert r.jws is not None
             header, _, signature = r.jws.split(".")
             handle.write(msgspec.json.encode(ExportLine(seq=r.seq, id=r.id, hash=r.hash, prev_hash=r.prev_hash,
                                                         payload=r.payload,
@@ -328,6 +330,7 @@ def test_attached_payload_must_be_the_stored_payload(key: SigningKey, recommenda
                                                      tmp_path: Path) -> None:
     records = chain(key, recommendation, 3)
     other = chain(key, recommendation, 3, created_at="2026-01-05T00:00:00.000000Z")
+    assert records[1].jws is not None
     header, _, signature = records[1].jws.split(".")
     records[1] = records[1]._replace(jws=f"{header}.{b64url(other[1].payload.encode())}.{signature}")
     assert found(check(records, jwks_of(jwk_of(key)))) == (2, "edited")

@@ -14,6 +14,7 @@ from advisor.audit.merkle import (
     EMPTY_ROOT,
     Node,
     ProofError,
+    batch_inclusion_proofs,
     consistency_proof,
     extend,
     frontier_nodes,
@@ -167,3 +168,22 @@ def test_impossible_requests_are_refused() -> None:
         verify_consistency(6, 5, ROOTS[5], ROOTS[4], [])
     with pytest.raises(ProofError):
         verify_inclusion(0, 1, b"short", [], ROOTS[0])
+
+
+def test_a_commit_proves_its_own_leaves_from_the_frontier_alone() -> None:
+    """The writer's proofs (frontier plus the batch, nothing else read) equal proofs from the whole stored tree,
+    for every size a commit can start at and every batch length up to 33, and each verifies against the root."""
+    leaves = [leaf_hash(b"%d" % i) for i in range(80)]
+    whole = stored_tree(leaves)
+    for size in range(48):
+        frontier = [whole[node] for node in frontier_nodes(size)]
+        for count in range(1, 34):
+            batch = leaves[size:size + count]
+            created, new_frontier, paths = batch_inclusion_proofs(size, frontier, batch)
+            end = size + count
+            assert (created, new_frontier) == extend(size, frontier, batch)
+            root = root_of(leaves[:end])
+            assert frontier_root(new_frontier) == root
+            for index, path in zip(range(size, end), paths, strict=True):
+                assert path == inclusion_proof(index, end, whole)
+                verify_inclusion(index, end, leaves[index], path, root)

@@ -76,11 +76,12 @@ class MemoryLog:
         self.keys = keys
         self.records: dict[str, tuple[NewRecord, Recommendation]] = {}
 
-    async def append(self, record: NewRecord, evaluation: Recommendation) -> None:
+    async def append(self, record: NewRecord, evaluation: Recommendation) -> bytes | None:
         if record.claim is not None:  # first: a lost claim stores nothing
             claim = record.claim
             self.keys.complete(claim.client_id, claim.key, claim.owner, record.record_id, claim.headers)
         self.records[record.record_id] = (record, evaluation)
+        return None  # the caller reads the record back
 
 
 class PureEvaluator:

@@ -19,6 +19,12 @@ problem in log order is reported, with one kind:
 ``unknown_key``  signed by a key the JWKS does not list
 ``retired_key``  signed by a known key outside its validity window (``nbf``..``exp``)
 ``truncated``    shorter than a checkpoint says, or different at the checkpoint's size
+``unsigned``     a record without a JWS of its own (revision 0008 on: signed by its commit's checkpoint) that
+                 no stored, verified checkpoint at or after it covers (the checkpoints were removed)
+
+A record without a JWS is covered by the signed tree heads stored after it (``heads``): each head's
+note must verify with a known key valid at its commit's time (else ``unknown_key``, ``retired_key``,
+or ``edited``), and its root must be the root of the records walked up to its size (else ``edited``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 from advisor.audit.verify.chain import Anchor, ChainFields, ChainWalk, Link
 from advisor.audit.verify.driver import (
     SEQ_MAX,
+    Item,
     Job,
     RangeSource,
     RunChecker,
@@ -39,12 +46,14 @@ from advisor.audit.verify.export import export_records
 from advisor.audit.verify.keys import PublicKey, load_keys, parse_time
 from advisor.audit.verify.model import (
     Check,
+    CheckpointLine,
     ExportLine,
     Failure,
     JwksError,
     Kind,
     MalformedExport,
     Problem,
+    StoredHead,
     StoredRecord,
     VerifyResult,
 )
@@ -53,9 +62,10 @@ from advisor.audit.verify.report import Checks, KeyStatus, Neighbour, RecordVeri
 from advisor.audit.verify.stitch import RunResult, check_run, describe, stitch
 
 __all__ = [
-    "COLUMN_PATHS", "SEQ_MAX", "Anchor", "ChainFields", "ChainWalk", "Check", "Checks", "ExportLine", "Failure",
-    "Job", "JwksError", "KeyStatus", "Kind", "Link", "MalformedExport", "Neighbour", "Problem", "PublicKey",
-    "RangeSource", "RecordVerification", "RunChecker", "RunResult", "StoredRecord", "VerifyResult",
-    "b64url_bytes", "check_record", "check_run", "describe", "export_records", "load_keys", "out_of_place",
-    "parse_time", "seq_ranges", "stitch", "verify_one", "verify_ranges", "verify_records", "worker_processes",
+    "COLUMN_PATHS", "SEQ_MAX", "Anchor", "ChainFields", "ChainWalk", "Check", "CheckpointLine", "Checks",
+    "ExportLine", "Failure", "Item", "Job", "JwksError", "KeyStatus", "Kind", "Link", "MalformedExport", "Neighbour",
+    "Problem", "PublicKey", "RangeSource", "RecordVerification", "RunChecker", "RunResult", "StoredHead",
+    "StoredRecord", "VerifyResult", "b64url_bytes", "check_record", "check_run", "describe", "export_records",
+    "load_keys", "out_of_place", "parse_time", "seq_ranges", "stitch", "verify_one", "verify_ranges",
+    "verify_records", "worker_processes",
 ]

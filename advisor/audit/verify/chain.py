@@ -7,7 +7,8 @@ from typing import NamedTuple, Protocol
 
 from advisor.audit.formats import GENESIS_HASH
 from advisor.audit.merkle import Frontier
-from advisor.audit.verify.model import Failure, Problem
+from advisor.audit.verify.heads import Pending
+from advisor.audit.verify.model import Failure, Kind, Problem
 
 
 class Anchor(NamedTuple):
@@ -19,6 +20,7 @@ class Anchor(NamedTuple):
     hash: str | None
     label: str
     root: str | None = None  # hex
+    kind: Kind = "truncated"  # what a different root means (a stored head's: its records were edited)
 
 
 class ChainFields(Protocol):
@@ -57,9 +59,14 @@ class ChainWalk:
         self.count = 0
         self.anchors: dict[int, list[Anchor]] = {}
         self.tree = Frontier()  # the Merkle tree over the sound records
+        self.pending: Pending | None = None  # the first record without a JWS no verified head covers yet
         for anchor in anchors:
-            if anchor.size > 0:
-                self.anchors.setdefault(anchor.size, []).append(anchor)
+            self.anchor(anchor)
+
+    def anchor(self, anchor: Anchor) -> None:
+        """Check the log at ``anchor.size`` when it gets there (a stored head, as the walk reaches it)."""
+        if anchor.size > 0:
+            self.anchors.setdefault(anchor.size, []).append(anchor)
 
     def before(self, record: ChainFields) -> Failure | None:
         """Checks that outrank the record's own: what is missing or out of order comes first."""
@@ -88,12 +95,14 @@ class ChainWalk:
         """Add sound records' leaf hashes to the Merkle tree; a problem at the first root an anchor disputes."""
         for digest in leaves:
             self.tree.append(digest)
-            for anchor in self.anchors.get(self.tree.size, ()):
+            reached = self.anchors.pop(self.tree.size, None)  # passed: kept no longer (memory stays flat)
+            for anchor in reached or ():
                 root = self.tree.root().hex()
                 if anchor.root is not None and anchor.root != root:
-                    return Problem(seq=self.tree.size, kind="truncated",
+                    return Problem(seq=self.tree.size, kind=anchor.kind,
                                    detail=f"at size {anchor.size} the {anchor.label} has Merkle root {anchor.root}, "
-                                          f"the log {root}: rewritten after it")
+                                          f"the log {root}: " + ("rewritten after it" if anchor.kind == "truncated"
+                                                                 else "records before it changed after it was signed"))
         return None
 
     def advance(self, record: ChainFields, count: int = 1) -> None:
@@ -107,4 +116,8 @@ class ChainWalk:
                 anchor = self.anchors[size][0]
                 return Problem(seq=self.seq + 1, kind="truncated",
                                detail=f"the {anchor.label} says the log had {size} records; it has {self.seq}")
+        if self.pending is not None:
+            return Problem(seq=self.pending.seq, kind="unsigned",
+                           detail=f"record {self.pending.seq} has no JWS of its own and no signed checkpoint at or "
+                                  "after it is stored: the checkpoints of its commit and every later one are missing")
         return None

@@ -13,7 +13,7 @@ import msgspec
 
 from advisor.audit.verify.chain import Anchor, ChainWalk
 from advisor.audit.verify.keys import load_keys
-from advisor.audit.verify.model import MalformedExport, Problem, StoredRecord, VerifyResult
+from advisor.audit.verify.model import MalformedExport, Problem, StoredHead, StoredRecord, VerifyResult
 from advisor.audit.verify.stitch import RunResult, check_run, stitch
 
 
@@ -28,6 +28,24 @@ class RangeSource(Protocol):
 
     def read(self, conn: Any, low: int | None, high: int | None, batch: int = 128) -> Iterator[tuple[Any, ...]]: ...
 
+    def heads(self, conn: Any, low: int | None, high: int | None) -> list[tuple[int, str]]: ...
+
+
+Item = StoredRecord | StoredHead  # what a run is made of: records, each commit's signed head after its last record
+
+
+def with_heads(rows: Iterable[tuple[Any, ...]], heads: Sequence[tuple[int, str]]) -> Iterator[Item]:
+    """Records in seq order, each stored head right after the record at its size (or the first one past it)."""
+    waiting = deque(StoredHead(int(size), str(note)) for size, note in heads)
+    for row in rows:
+        record = StoredRecord._make(row)
+        while waiting and waiting[0].size < record.seq:
+            yield waiting.popleft()
+        yield record
+        while waiting and waiting[0].size == record.seq:
+            yield waiting.popleft()
+    yield from waiting
+
 
 SEQ_MAX = 2**63 - 1  # the largest seq a BIGINT column holds
 
@@ -40,15 +58,16 @@ class RunChecker:
         self.keys = load_keys(jwks)
         self.log_name, self.anchors, self.source, self.batch = log_name, tuple(anchors), source, batch
 
-    def records(self, records: list[StoredRecord]) -> RunResult:
+    def records(self, records: list[Item]) -> RunResult:
         return check_run(records, self.keys, self.log_name, self.anchors)
 
     def range(self, bounds: tuple[int | None, int | None]) -> RunResult:
-        """The records with ``low < seq <= high``, read here from the database."""
+        """The records with ``low < seq <= high`` and the tree heads of sizes in that range, read here."""
         assert self.source is not None
         with self.source.connect() as conn:
+            heads = self.source.heads(conn, *bounds)  # one per commit: a few hundred rows at most
             rows = self.source.read(conn, *bounds, batch=self.batch)
-            return check_run(map(StoredRecord._make, rows), self.keys, self.log_name, self.anchors)
+            return check_run(with_heads(rows, heads), self.keys, self.log_name, self.anchors)
 
 
 _worker: list[RunChecker] = []  # a worker process's own
@@ -59,7 +78,7 @@ def _init_worker(jwks: dict[str, Any], log_name: str | None, anchors: Sequence[A
     _worker[:] = [RunChecker(jwks, log_name, anchors, source)]
 
 
-def _check_records_in_worker(records: list[StoredRecord]) -> RunResult:
+def _check_records_in_worker(records: list[Item]) -> RunResult:
     return _worker[0].records(records)
 
 
@@ -133,14 +152,15 @@ def _drive(jobs: Iterator[Job], check_here: Callable[[Job], RunResult], executor
     return walk.at_end()
 
 
-def _chunks(records: Iterable[StoredRecord], size: int) -> Iterator[list[StoredRecord]]:
-    chunk: list[StoredRecord] = []
+def _chunks(records: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Runs of about ``size`` items, each cut before a record (a head stays in the run of its records)."""
+    chunk: list[Item] = []
     try:
         for record in records:
-            chunk.append(record)
-            if len(chunk) == size:
+            if len(chunk) >= size and isinstance(record, StoredRecord):
                 yield chunk
                 chunk = []
+            chunk.append(record)
     except MalformedExport:
         if chunk:  # the records before the bad line are still checked, and may fail first
             yield chunk
@@ -159,7 +179,7 @@ def _result(walk: ChainWalk, problem: Problem | None) -> VerifyResult:
     return VerifyResult(records=walk.count, last_seq=walk.seq, last_hash=walk.hash, problem=problem)
 
 
-def out_of_place(result: VerifyResult, records: Iterable[StoredRecord]) -> VerifyResult:
+def out_of_place(result: VerifyResult, records: Iterable[Item]) -> VerifyResult:
     """A gap whose records turn up later in the same file was not a deletion: the lines were reordered.
 
     The walk stops at the first gap (it reads once, in order); only then is the file read again,
@@ -170,18 +190,19 @@ def out_of_place(result: VerifyResult, records: Iterable[StoredRecord]) -> Verif
         return result
     missing = range(result.last_seq + 1, problem.seq)
     for record in records:
-        if record.seq in missing:
+        if isinstance(record, StoredRecord) and record.seq in missing:
             return msgspec.structs.replace(result, problem=Problem(
                 seq=problem.seq, kind="reordered", detail=f"record {record.seq} is out of place: it should come "
                 f"before record {problem.seq}, and comes after it"))
     return result
 
 
-def verify_records(records: Iterable[StoredRecord], jwks: dict[str, Any], *, log_name: str | None = None,
+def verify_records(records: Iterable[Item], jwks: dict[str, Any], *, log_name: str | None = None,
                    anchors: Sequence[Anchor] = (), workers: int | None = None, chunk_size: int = 256,
                    progress: Callable[[int], None] | None = None,
-                   reread: Callable[[], Iterable[StoredRecord]] | None = None) -> VerifyResult:
-    """Verify a log given in seq order (an export file, a list); stop at the first problem.
+                   reread: Callable[[], Iterable[Item]] | None = None) -> VerifyResult:
+    """Verify a log given in seq order (an export file, a list), each stored head after the record at its size;
+    stop at the first problem.
 
     This process reads the records, checks chunks of ``chunk_size`` itself and sends others to
     ``workers - 1`` worker processes (``workers`` defaults to one per CPU; 0 or 1: none).

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import msgspec
 
-from advisor.audit.verify.model import ExportLine, MalformedExport, StoredRecord
+from advisor.audit.verify.model import CheckpointLine, ExportLine, MalformedExport, StoredHead, StoredRecord
 
 _line_decoder = msgspec.json.Decoder(ExportLine)
+_checkpoint_decoder = msgspec.json.Decoder(CheckpointLine)
 
 
-def export_records(path: Path) -> Iterator[StoredRecord]:
-    """The records of an ``advisor export`` file, one JSON line each; a bad line raises ``MalformedExport``."""
+def export_records(path: Path) -> Iterator[StoredRecord | StoredHead]:
+    """The records of an ``advisor export`` file, one JSON line each, and the signed checkpoint line after each
+    commit's last record; a bad line (or a checkpoint before any record) raises ``MalformedExport``."""
+    seen = False
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -21,6 +24,14 @@ def export_records(path: Path) -> Iterator[StoredRecord]:
             try:
                 entry = _line_decoder.decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise MalformedExport(number, str(exc)) from None
+                try:
+                    head = _checkpoint_decoder.decode(line)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    raise MalformedExport(number, str(exc)) from None
+                if not seen:
+                    raise MalformedExport(number, "a checkpoint line before any record") from None
+                yield StoredHead(head.size, head.checkpoint)
+                continue
+            seen = True
             yield StoredRecord(seq=entry.seq, id=entry.id, prev_hash=entry.prev_hash, hash=entry.hash,
                                payload=entry.payload, jws=entry.jws)

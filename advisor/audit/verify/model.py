@@ -6,7 +6,7 @@ from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 
-Kind = Literal["edited", "deleted", "reordered", "forged", "unknown_key", "retired_key", "truncated"]
+Kind = Literal["edited", "deleted", "reordered", "forged", "unknown_key", "retired_key", "truncated", "unsigned"]
 # Which part of a record a failed check is about (the verification route reports each).
 Check = Literal["signature", "key_known", "canonical", "position", "hash", "columns", "origin", "key_window",
                 "predecessor", "checkpoint"]
@@ -17,7 +17,8 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
 
     seq: Annotated[int, msgspec.Meta(description="The position where it shows")]
     kind: Annotated[Kind, msgspec.Meta(
-        description="What happened: edited, deleted, reordered, forged, unknown_key, retired_key or truncated")]
+        description="What happened: edited, deleted, reordered, forged, unknown_key, retired_key, truncated or "
+                    "unsigned (a record without its own JWS that no signed checkpoint covers)")]
     detail: Annotated[str, msgspec.Meta(description="What exactly was found, in words")]
 
 
@@ -28,14 +29,16 @@ class Failure(NamedTuple):
 
 
 class StoredRecord(NamedTuple):
-    """One row of ``records``; an export line carries only the first six fields (the rest are None)."""
+    """One row of ``records``; an export line carries only the first six fields (the rest are None).
+
+    ``jws`` is None for a record signed by its commit's checkpoint (revision 0008 on), not by itself."""
 
     seq: int
     id: str
     prev_hash: str
     hash: str
     payload: str
-    jws: str  # detached ("header..signature") as stored, or attached (compact) as exported
+    jws: str | None  # detached ("header..signature") as stored, or attached (compact) as exported
     created_at: str | None = None
     requester: str | None = None
     organization: str | None = None
@@ -48,15 +51,31 @@ class StoredRecord(NamedTuple):
     subject: str | None = None
 
 
+class StoredHead(NamedTuple):
+    """A signed tree head the log stored (a ``tree_heads`` row, an export's checkpoint line): the C2SP signed
+    note of the tree its group commit ended, at ``size``. It comes right after the record at ``size``."""
+
+    size: int
+    note: str
+
+
 class ExportLine(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of ``advisor export``: the signed payload exactly as stored, and its attached JWS."""
+    """One line of ``advisor export``: the signed payload exactly as stored, and its attached JWS (none for a
+    record signed by its commit's checkpoint)."""
 
     seq: int
     id: str
     hash: str
     prev_hash: str
     payload: str
-    jws: str
+    jws: str | None = None
+
+
+class CheckpointLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A line of ``advisor export`` after the last record of a group commit: the commit's signed checkpoint."""
+
+    size: int
+    checkpoint: str  # the C2SP signed note
 
 
 class VerifyResult(msgspec.Struct, frozen=True, kw_only=True):

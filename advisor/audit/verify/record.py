@@ -82,9 +82,14 @@ def check_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str
     an algorithm never accepted, an unknown key, a payload that is not canonical, a record at
     the wrong position, a bad signature, stored copies that disagree with the signed bytes,
     a validly signed record that is not of this log, and last a key used outside its window.
+
+    A record without a JWS (revision 0008 on) is signed by its commit's checkpoint, which the walk
+    checks (``check_run``): here it gets every other check, and the key its payload names must be known.
     """
-    if not isinstance(record.payload, str) or not isinstance(record.jws, str):
+    if not isinstance(record.payload, str) or not isinstance(record.jws, str | None):
         return [Failure("canonical", "edited", "the stored payload or JWS is not text")]
+    if record.jws is None:
+        return _unsigned_record(record, keys, log_name)
     failures: list[Failure] = []
     raw = record.payload.encode("utf-8")
     payload_b64 = b64url_bytes(raw)
@@ -110,44 +115,196 @@ def check_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str
             if key is None:
                 failures.append(Failure("key_known", "unknown_key", f"signed by key {kid!r}, which the JWKS does "
                                                                     "not list"))
-    document: Any = None
-    try:
-        document, canonical = decode_canonical(raw)
-    except (msgspec.DecodeError, ValueError):
-        failures.append(Failure("canonical", "edited", "the payload is not JSON"))
-    else:
-        if not isinstance(document, dict):
-            failures.append(Failure("canonical", "edited", "the payload is not a JSON object"))
-            document = None
-        elif canonical != raw:
-            failures.append(Failure("canonical", "edited", "the payload is not canonical JSON (RFC 8785)"))
-    signed_seq = _signed(document, "seq")
-    if document is not None and signed_seq != record.seq:
-        failures.append(Failure("position", "reordered",
-                                f"the record at position {record.seq} is signed as record {signed_seq!r}"))
+    document = _document(raw, failures)
+    _position(record, document, failures)
     if key is not None and signature is not None:
         try:
             key.key.verify(signature, parts[0].encode("ascii") + b"." + payload_b64)
         except InvalidSignature:
             failures.append(Failure("signature", "edited", "the signature does not verify: signed bytes changed"))
-    if hashlib.sha256(raw).hexdigest() != record.hash:
-        failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
+    _signed_copies(record, raw, document, failures)
     if document is not None:
-        for column, path in REVIEW_COLUMN_PATHS if document.get("kind") == "review" else COLUMN_PATHS:
-            stored = getattr(record, column)
-            if stored is not None and _signed(document, *path) != stored:
-                failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
-                                                             f"says {_signed(document, *path)!r}"))
-        if record.kind is not None:  # a database row (an export line carries no columns)
-            for column, signed in zip(("kind", "subject"), _kind_and_subject(document), strict=True):
-                if getattr(record, column) != signed:
-                    failures.append(Failure("columns", "edited", f"column {column} is {getattr(record, column)!r}, "
-                                                                 f"the signed payload says {signed!r}"))
         if header is not None:
             failures.extend(_origin(header, document, log_name))
         if key is not None:
             failures.extend(_window(key, _signed(document, "created_at")))
     return failures
+
+
+def _unsigned_record(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None) -> list[Failure]:
+    """A record signed by its commit's checkpoint: the same checks as a signed one's but the signature's, and
+    its ``key_id`` must name a known key (the walk checks that its checkpoint is signed by that key).
+
+    The payload is not decoded whole and re-encoded to prove it canonical, only its signed fields that the
+    columns copy are (a typed partial decode: msgspec skips the rest). Nothing is lost: the record is sound
+    only once a verified checkpoint's root covers its leaf (``check_run``, ``stitch``; ``unsigned`` else),
+    and that root commits to these exact bytes, which the writer made canonical (``record.splice_payload``)
+    before the commit was signed; bytes changed since fail their hash, their link or that root. What is left
+    to check is what the signature does not say: that the columns, the position, the log and the key's
+    window agree with the signed bytes. A payload the partial decode cannot read gets the full check.
+    """
+    raw = record.payload.encode("utf-8")
+    try:
+        signed = _fields.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return _unsigned_record_in_full(record, raw, keys, log_name)
+    failures: list[Failure] = []
+    key = keys.get(signed.key_id) if isinstance(signed.key_id, str) else None
+    if key is None:
+        failures.append(Failure("key_known", "unknown_key", f"names key {signed.key_id!r}, which the JWKS does not "
+                                                            "list"))
+    if signed.seq != record.seq:
+        failures.append(Failure("position", "reordered",
+                                f"the record at position {record.seq} is signed as record {signed.seq!r}"))
+    if hashlib.sha256(raw).hexdigest() != record.hash:
+        failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
+    for column, value in signed.columns():
+        stored = getattr(record, column)
+        if stored is not None and value != stored:
+            failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
+                                                         f"says {value!r}"))
+    if record.kind is not None:  # a database row (an export line carries no columns)
+        for column, value in (("kind", signed.record_kind()), ("subject", signed.subject())):
+            if getattr(record, column) != value:
+                failures.append(Failure("columns", "edited", f"column {column} is {getattr(record, column)!r}, "
+                                                             f"the signed payload says {value!r}"))
+    if log_name is not None and signed.log != log_name:
+        failures.append(Failure("origin", "forged", f"a record of log {signed.log!r}, not {log_name!r}"))
+    if key is not None:
+        failures.extend(_window(key, signed.created_at))
+    return failures
+
+
+def _unsigned_record_in_full(record: StoredRecord, raw: bytes, keys: dict[str, PublicKey],
+                             log_name: str | None) -> list[Failure]:
+    """``_unsigned_record`` over the whole decoded document: for bytes the partial decode cannot read."""
+    failures: list[Failure] = []
+    document = _document(raw, failures)
+    key: PublicKey | None = None
+    if document is not None:
+        kid = document.get("key_id")
+        key = keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            failures.insert(0, Failure("key_known", "unknown_key", f"names key {kid!r}, which the JWKS does not "
+                                                                   "list"))
+    _position(record, document, failures)
+    _signed_copies(record, raw, document, failures)
+    if document is not None:
+        if log_name is not None and document.get("log") != log_name:
+            failures.append(Failure("origin", "forged", f"a record of log {document.get('log')!r}, not {log_name!r}"))
+        if key is not None:
+            failures.extend(_window(key, _signed(document, "created_at")))
+    return failures
+
+
+class _Organization(msgspec.Struct):
+    name: Any = None
+
+
+class _Profile(msgspec.Struct):
+    organization: _Organization | None = None
+
+
+class _Versions(msgspec.Struct):
+    rules_digest: Any = None
+    catalog_id: Any = None
+
+
+class _Recommendation(msgspec.Struct):
+    decision: Any = None
+    strength: Any = None
+    supersedes: Any = None
+    versions: _Versions | None = None
+    profile: _Profile | None = None
+
+
+class _Review(msgspec.Struct):
+    verdict: Any = None
+    assessment_id: Any = None
+    organization: Any = None
+    strength: Any = None
+    rules_digest: Any = None
+    catalog_id: Any = None
+
+
+class _Fields(msgspec.Struct):
+    """The signed fields the columns copy (``COLUMN_PATHS``, ``REVIEW_COLUMN_PATHS``), and nothing else."""
+
+    seq: Any = None
+    id: Any = None
+    prev_hash: Any = None
+    created_at: Any = None
+    requester: Any = None
+    key_id: Any = None
+    log: Any = None
+    kind: Any = None
+    recommendation: _Recommendation | None = None
+    review: _Review | None = None
+
+    def columns(self) -> tuple[tuple[str, Any], ...]:
+        envelope = (("id", self.id), ("prev_hash", self.prev_hash), ("created_at", self.created_at),
+                    ("requester", self.requester), ("key_id", self.key_id))
+        if self.kind == "review":
+            v = self.review or _Review()
+            return (*envelope, ("decision", v.verdict), ("organization", v.organization), ("strength", v.strength),
+                    ("rules_digest", v.rules_digest), ("catalog_id", v.catalog_id))
+        r = self.recommendation or _Recommendation()
+        versions, profile = r.versions or _Versions(), r.profile or _Profile()
+        organization = (profile.organization or _Organization()).name
+        return (*envelope, ("organization", organization), ("decision", r.decision), ("strength", r.strength),
+                ("rules_digest", versions.rules_digest), ("catalog_id", versions.catalog_id))
+
+    def record_kind(self) -> str:
+        return "review" if self.kind == "review" else "assessment"
+
+    def subject(self) -> Any:
+        if self.kind == "review":
+            return (self.review or _Review()).assessment_id
+        return (self.recommendation or _Recommendation()).supersedes
+
+
+_fields = msgspec.json.Decoder(_Fields)
+
+
+def _document(raw: bytes, failures: list[Failure]) -> dict[str, Any] | None:
+    """The signed document, if the bytes are canonical JSON of an object (else a failure says why)."""
+    try:
+        document, canonical = decode_canonical(raw)
+    except (msgspec.DecodeError, ValueError):
+        failures.append(Failure("canonical", "edited", "the payload is not JSON"))
+        return None
+    if not isinstance(document, dict):
+        failures.append(Failure("canonical", "edited", "the payload is not a JSON object"))
+        return None
+    if canonical != raw:
+        failures.append(Failure("canonical", "edited", "the payload is not canonical JSON (RFC 8785)"))
+    return document
+
+
+def _position(record: StoredRecord, document: dict[str, Any] | None, failures: list[Failure]) -> None:
+    signed_seq = _signed(document, "seq")
+    if document is not None and signed_seq != record.seq:
+        failures.append(Failure("position", "reordered",
+                                f"the record at position {record.seq} is signed as record {signed_seq!r}"))
+
+
+def _signed_copies(record: StoredRecord, raw: bytes, document: dict[str, Any] | None,
+                   failures: list[Failure]) -> None:
+    """The stored hash and columns against the signed bytes."""
+    if hashlib.sha256(raw).hexdigest() != record.hash:
+        failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
+    if document is None:
+        return
+    for column, path in REVIEW_COLUMN_PATHS if document.get("kind") == "review" else COLUMN_PATHS:
+        stored = getattr(record, column)
+        if stored is not None and _signed(document, *path) != stored:
+            failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
+                                                         f"says {_signed(document, *path)!r}"))
+    if record.kind is not None:  # a database row (an export line carries no columns)
+        for column, signed in zip(("kind", "subject"), _kind_and_subject(document), strict=True):
+            if getattr(record, column) != signed:
+                failures.append(Failure("columns", "edited", f"column {column} is {getattr(record, column)!r}, "
+                                                             f"the signed payload says {signed!r}"))
 
 
 def _origin(header: dict[str, Any], document: dict[str, Any], log_name: str | None) -> list[Failure]:

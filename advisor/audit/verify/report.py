@@ -7,8 +7,10 @@ from typing import Annotated
 import msgspec
 
 from advisor.audit.formats import GENESIS_HASH
+from advisor.audit.merkle import ProofError, leaf_hash, verify_inclusion
+from advisor.audit.verify.heads import check_head, covers, pending_of
 from advisor.audit.verify.keys import PublicKey
-from advisor.audit.verify.model import Problem, StoredRecord
+from advisor.audit.verify.model import Failure, Problem, StoredHead, StoredRecord
 from advisor.audit.verify.record import check_record, jws_header
 
 
@@ -23,11 +25,13 @@ class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class KeyStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """The key the record names in its JWS header."""
+    """The key that signed the record: named in its JWS header, or (a record signed per commit) the key that
+    signed its commit's checkpoint."""
 
     kid: Annotated[str | None, msgspec.Meta(
-        description="The key id in the JWS header (null when the header is unreadable)")]
-    alg: Annotated[str | None, msgspec.Meta(description="The JWS algorithm in the header")]
+        description="The key id in the JWS header, or of the commit's checkpoint (null when unreadable)")]
+    alg: Annotated[str | None, msgspec.Meta(
+        description="The JWS algorithm in the header; Ed25519 for a checkpoint (a C2SP signed note)")]
     known: Annotated[bool, msgspec.Meta(description="The key is in the log's key set")]
     not_before: Annotated[str | None, msgspec.Meta(description="Start of the key's validity window (RFC 3339)")]
     not_after: Annotated[str | None, msgspec.Meta(
@@ -37,7 +41,9 @@ class KeyStatus(msgspec.Struct, frozen=True, kw_only=True):
 class Checks(msgspec.Struct, frozen=True, kw_only=True):
     """Each check of one record: true when it passed."""
 
-    signature: Annotated[bool, msgspec.Meta(description="The Ed25519 signature verifies over the stored payload")]
+    signature: Annotated[bool, msgspec.Meta(description=(
+        "The Ed25519 signature verifies: the record's JWS over its stored payload, or (a record signed per commit) "
+        "its commit's checkpoint, with the record's inclusion proof leading to the checkpoint's root"))]
     key_known: Annotated[bool, msgspec.Meta(description="The signing key is in the log's key set")]
     key_window: Annotated[bool, msgspec.Meta(description="created_at is inside the key's validity window")]
     canonical: Annotated[bool, msgspec.Meta(description="The payload is RFC 8785 canonical JSON")]
@@ -69,11 +75,37 @@ class RecordVerification(msgspec.Struct, frozen=True, kw_only=True):
     problems: Annotated[list[Problem], msgspec.Meta(description="Every problem found, first the record's own")]
 
 
+def commit_signature(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None,
+                     checkpoint: tuple[StoredHead, list[bytes]] | None) -> tuple[list[Failure], str | None]:
+    """A record signed per commit: its commit's checkpoint (the first stored at or after it) and the record's
+    inclusion path in that tree. The failures, and the kid that signed the checkpoint."""
+    if checkpoint is None:
+        return [Failure("signature", "unsigned", f"record {record.seq} has no JWS and no signed checkpoint at or "
+                                                 "after it is stored")], None
+    stored, path = checkpoint
+    head = check_head(stored, keys, log_name, record if record.seq == stored.size else None)
+    if isinstance(head, Failure):
+        return [head._replace(check="signature")], None
+    try:
+        verify_inclusion(record.seq - 1, head.size, leaf_hash(record.payload.encode("utf-8")), path,
+                         bytes.fromhex(head.root))
+    except ProofError as exc:
+        return [Failure("signature", "edited", f"not in the tree its commit's checkpoint signs: {exc}")], head.kid
+    wrong_key = covers(pending_of(record), head)
+    return ([] if wrong_key is None else [wrong_key]), head.kid
+
+
 def verify_one(record: StoredRecord, keys: dict[str, PublicKey], log_name: str | None, *,
                predecessor_hash: str | None, successor_prev_hash: str | None, successor_hash: str | None,
-               head_seq: int) -> RecordVerification:
-    """One record's own checks and its two links (``None`` for a neighbour that is not stored)."""
+               head_seq: int, checkpoint: tuple[StoredHead, list[bytes]] | None = None) -> RecordVerification:
+    """One record's own checks and its two links (``None`` for a neighbour that is not stored).
+
+    ``checkpoint``: for a record without a JWS, its commit's stored head and its inclusion path in that tree."""
     failures = check_record(record, keys, log_name)
+    signer: str | None = None
+    if record.jws is None:
+        signed, signer = commit_signature(record, keys, log_name, checkpoint)
+        failures.extend(signed)
     problems = [Problem(seq=record.seq, kind=f.kind, detail=f.detail) for f in failures]
     if record.seq == 1:
         predecessor_hash = GENESIS_HASH
@@ -92,9 +124,14 @@ def verify_one(record: StoredRecord, keys: dict[str, PublicKey], log_name: str |
         problems.append(Problem(seq=record.seq + 1, kind="forged", detail=f"record {record.seq + 1} does not "
                                                                           "link to this record's hash"))
     failed = {f.check for f in failures}
-    parts = record.jws.split(".")
-    header = jws_header(parts[0]) if len(parts) == 3 else None
-    kid, alg = (header.get("kid"), header.get("alg")) if header is not None else (None, None)
+    kid: object
+    alg: object
+    if record.jws is None:
+        kid, alg = signer, "Ed25519"
+    else:
+        parts = record.jws.split(".")
+        header = jws_header(parts[0]) if len(parts) == 3 else None
+        kid, alg = (header.get("kid"), header.get("alg")) if header is not None else (None, None)
     key = keys.get(kid) if isinstance(kid, str) else None
     return RecordVerification(
         id=record.id, seq=record.seq, hash=record.hash, prev_hash=record.prev_hash, valid=not problems,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -36,7 +36,7 @@ from advisor.audit.record import (
     splice_review,
 )
 from advisor.domain.recommendation import Recommendation
-from advisor.store.database import begin_locked, lock_head
+from advisor.store.database import Database
 from advisor.store.errors import CommitUnknown, DraftRejected, RecordRefused, StoreUnavailable
 from advisor.store.idempotency import IdempotencyStore
 from advisor.store.keyring import KeyRing
@@ -95,9 +95,9 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequence[Draft],
-                 sqlite: bool) -> list[Appended]:
-    """Link, sign and insert ``drafts`` in one transaction the caller opened with ``begin_locked``."""
-    seq, prev = lock_head(conn, sqlite)
+                 db: Database) -> list[Appended]:
+    """Link, sign and insert ``drafts`` in one transaction the caller opened with ``db.begin_write``."""
+    seq, prev = db.lock_head(conn)
     key, key_since = keyring.active_since(conn)
     # Time never runs backwards along the log, whatever the clocks of the replicas: a record is
     # stamped no earlier than its predecessor nor than its key's window. That makes a time window
@@ -149,14 +149,12 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
 
 
 _Item = tuple[Draft, asyncio.Future[Appended], asyncio.AbstractEventLoop]
-BatchAppend = Callable[[Connection, KeyRing, str, Sequence[Draft], bool], list[Appended]]
+BatchAppend = Callable[[Connection, KeyRing, str, Sequence[Draft], Database], list[Appended]]
 """``append_batch``'s shape: a benchmark's baseline hands ``ChainWriter`` another one (unsigned)."""
 
 
 class Appender(Protocol):
     """What the API needs of a writer: a thread here (``ChainWriter``) or a process (``WriterProcess``)."""
-
-    sqlite: bool
 
     async def append(self, draft: Draft) -> Appended: ...
 
@@ -166,16 +164,15 @@ class Appender(Protocol):
 
 
 class ChainWriter:
-    def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool,
+    def __init__(self, db: Database, keyring: KeyRing, log_name: str, max_batch: int,
                  on_commit: Callable[[int, float], None] | None = None,
                  append_batch: BatchAppend = append_batch) -> None:
-        self.engine = engine
+        self.db = db
         self.append_batch = append_batch
         self.on_commit = on_commit  # (records, seconds) after each committed batch: metrics
         self.keyring = keyring
         self.log_name = log_name
         self.max_batch = max_batch
-        self.sqlite = sqlite
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -200,10 +197,10 @@ class ChainWriter:
     def append_sync(self, drafts: Sequence[Draft]) -> list[Appended]:
         """One transaction; an error before COMMIT stored nothing, an error during it is ``CommitUnknown``."""
         started = time.perf_counter()
-        with self.engine.connect() as conn:
-            transaction = begin_locked(conn, self.sqlite)
+        with self.db.connect() as conn:
+            transaction = self.db.begin_write(conn)
             try:
-                results = self.append_batch(conn, self.keyring, self.log_name, drafts, self.sqlite)
+                results = self.append_batch(conn, self.keyring, self.log_name, drafts, self.db)
             except BaseException:
                 with contextlib.suppress(Exception):  # a dead connection cannot roll back; the server does
                     transaction.rollback()

@@ -104,7 +104,7 @@ def test_role_matrix(app: Litestar, client: Client, client_as: Callable[..., Cli
     record_id = client.post("/assess", json=profile_dict()).json()["id"]  # the default client's own record
     admitted = PROTECTED[(method, path)]
     callers = {role.value: client_as(role) for role in Role}
-    store = ClientStore(app.state.services.engine)
+    store = ClientStore(app.state.services.db)
     revoked_key = issue_key(app, sorted(admitted)[0], "revoked")  # a role the route admits, but revoked
     store.revoke(store.find("revoked")[0].id)
     callers |= {"no key": client_as(None), "revoked key": authorised(TestClient(app), revoked_key)}

@@ -249,7 +249,7 @@ def test_without_auth_required_a_keyless_caller_is_anonymous_but_bad_keys_still_
 def test_the_document_declares_the_bearer_scheme_and_the_problems() -> None:
     import json
 
-    from advisor.cli import OPENAPI_PATH
+    from advisor.cli.main import OPENAPI_PATH
 
     document = json.loads(OPENAPI_PATH.read_text())
     assert document["components"]["securitySchemes"]["bearer"] == {

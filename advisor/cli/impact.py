@@ -280,7 +280,7 @@ def _filters(args: argparse.Namespace) -> ListFilter:
 
 
 def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
-    """``advisor impact`` (the parser is in cli.py): the report on stdout, the progress bar on stderr."""
+    """``advisor impact`` (the parser is in cli/main.py): the report on stdout, the progress bar on stderr."""
     from advisor.store.database import Database
 
     try:

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from advisor.audit_cli import add_audit_commands
-from advisor.clients_cli import add_client_commands
+from advisor.cli.audit import add_audit_commands
+from advisor.cli.clients import add_client_commands
 from advisor.settings import PROJECT_ROOT, Settings, helper_processes, usable_cores
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -85,7 +85,7 @@ def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(recommendation)).decode() + "\n")
         return 0
-    from advisor.report import render_table
+    from advisor.cli.report import render_table
 
     print(render_table(recommendation))
     return 0
@@ -125,15 +125,15 @@ def add_impact_command(sub: Any) -> None:
 
 
 def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.impact import cmd_impact as run
+    from advisor.cli.impact import cmd_impact as run
 
     return run(args, settings)
 
 
 def cmd_adr(args: argparse.Namespace, settings: Settings) -> int:
     """A stored assessment as a MADR decision record (the text of ``GET /assessments/{id}/adr``)."""
-    from advisor.adr import decision_record
     from advisor.audit.record import Assessment
+    from advisor.reports.adr import decision_record
     from advisor.store.database import Database
     from advisor.store.errors import RecordIntegrityError
     from advisor.store.repository import Repository

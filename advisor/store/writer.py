@@ -19,8 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
 from advisor.audit.formats import utc_now
 from advisor.audit.jws import detach, sign_compact
@@ -36,6 +35,7 @@ from advisor.audit.record import (
     splice_review,
 )
 from advisor.domain.recommendation import Recommendation
+from advisor.store import database
 from advisor.store.database import Database
 from advisor.store.errors import CommitUnknown, DraftRejected, RecordRefused, StoreUnavailable
 from advisor.store.idempotency import IdempotencyStore
@@ -252,9 +252,7 @@ class ChainWriter:
 
 def is_outage(exc: BaseException) -> bool:
     """The database or the connection failed (retry later), as opposed to one record's data being refused."""
-    if isinstance(exc, StoreUnavailable | OperationalError | InterfaceError | PoolTimeout | OSError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return isinstance(exc, StoreUnavailable | OSError) or database.is_outage(exc)
 
 
 def commit_batch(append_sync: Callable[[Sequence[Draft]], list[Appended]],

@@ -74,6 +74,23 @@ def test_bootstrap_creates_one_admin_and_a_0600_file(settings: Settings, tmp_pat
         db.dispose()
 
 
+def test_no_admin_is_created_whose_key_could_not_be_written(settings: Settings, tmp_path: Path) -> None:
+    """The key file is written inside the admin's transaction: when writing it fails, the admin rolls back."""
+    migrate(settings)
+    db = Database.open(settings)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    try:
+        with pytest.raises(FileExistsError):  # its directory is a file
+            ensure_bootstrap_admin(db, blocked / "admin-credential")
+        assert ClientStore(db).all() == []
+        credential = tmp_path / "var" / "admin-credential"
+        assert ensure_bootstrap_admin(db, credential) == credential  # the next start creates it
+        assert [c.name for c in ClientStore(db).all()] == ["bootstrap-admin"]
+    finally:
+        db.dispose()
+
+
 def get(url: str, key: str | None = None) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})  # noqa: S310
     try:

@@ -45,7 +45,7 @@ from advisor.metrics import assessment_stored, observe_commit
 from advisor.services import Services
 from advisor.settings import Settings
 from advisor.store.assessment_log import AssessmentLog
-from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
+from advisor.store.database import Database
 from advisor.store.idempotency import IdempotencyStore
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
@@ -69,30 +69,29 @@ class Strategies:
 
 def build_services(settings: Settings, strategies: Strategies = Strategies()) -> Services:
     """Everything, built once per worker process."""
-    engine = make_engine(settings)
-    sqlite = is_sqlite(normalise_url(settings.database_url))
+    db = Database.open(settings)
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
     writer: Appender
     if wants_writer_process(settings):
-        writer = WriterProcess(settings, sqlite, child_module=strategies.writer_module)
+        writer = WriterProcess(settings, child_module=strategies.writer_module)
     else:
-        writer = ChainWriter(engine, keyring, settings.log_name, settings.max_batch, sqlite, on_commit=observe_commit,
+        writer = ChainWriter(db, keyring, settings.log_name, settings.max_batch, on_commit=observe_commit,
                              append_batch=strategies.append_batch)
     advisor = build_advisor(settings)
     evaluator = make_evaluator(settings, advisor)
-    idempotency = IdempotencyStore(engine, sqlite, settings.idempotency_ttl_hours,
+    idempotency = IdempotencyStore(db, settings.idempotency_ttl_hours,
                                    lease_seconds=settings.idempotency_lease_seconds)
     recorder = AssessmentRecorder(evaluator, AssessmentLog(writer, on_stored=assessment_stored), idempotency)
-    versions = VersionStore(engine)
-    return Services(settings=settings, advisor=advisor, evaluator=evaluator, engine=engine,
-                    repository=strategies.repository(engine), writer=writer, keyring=keyring,
-                    clients=ClientStore(engine), idempotency=idempotency, record_assessment=recorder,
+    versions = VersionStore(db.engine)
+    return Services(settings=settings, advisor=advisor, evaluator=evaluator, db=db,
+                    repository=strategies.repository(db.engine), writer=writer, keyring=keyring,
+                    clients=ClientStore(db), idempotency=idempotency, record_assessment=recorder,
                     versions=versions, replayer=Replayer(advisor, versions, known=[advisor.rulebook]))
 
 
 def ensure_signing_key(services: Services) -> None:
     """Register a signing key on first start, under the chain lock (safe with many workers)."""
-    with chain_locked(services.engine, services.writer.sqlite) as conn:
+    with services.db.locked() as conn:
         services.keyring.ensure_active(conn)
 
 
@@ -134,7 +133,7 @@ def create_app(settings: Settings | None = None, strategies: Strategies = Strate
     async def on_shutdown() -> None:
         await services.evaluator.stop()
         await services.writer.stop_serving()
-        services.engine.dispose()
+        services.db.dispose()
 
     if not settings.auth_required:
         log.warning("ADVISOR_AUTH_REQUIRED=false: requests without a key are served as an anonymous assessor, "

@@ -15,6 +15,7 @@ from advisor.application.reassess import Replayer
 from advisor.application.record_assessment import AssessmentRecorder
 from advisor.auth.clients import ClientStore
 from advisor.settings import Settings
+from advisor.store.database import Database
 from advisor.store.idempotency import IdempotencyStore
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
@@ -31,7 +32,7 @@ class Services:
     settings: Settings
     advisor: Advisor
     evaluator: Evaluator
-    engine: Engine  # SQLAlchemy's (``advisor.rule_engine`` is the rules')
+    db: Database  # the engine and its dialect: connections, the chain lock, readiness
     repository: Repository
     writer: Appender
     keyring: KeyRing
@@ -41,10 +42,15 @@ class Services:
     versions: VersionStore  # every rulebook and catalog version records name, by digest
     replayer: Replayer  # reassess: today's advisor, the kept rulebooks of past records
 
+    @property
+    def engine(self) -> Engine:
+        """SQLAlchemy's engine behind ``db``, for tests and tools that run SQL of their own."""
+        return self.db.engine
+
     def dependencies(self) -> dict[str, Provide]:
         """One ``Provide`` per thing a controller may name (the parameter's name is the key)."""
         provided: dict[str, Any] = {
-            "settings": self.settings, "advisor": self.advisor, "db_engine": self.engine,
+            "settings": self.settings, "advisor": self.advisor, "db": self.db,
             "repository": self.repository, "writer": self.writer, "keyring": self.keyring, "clients": self.clients,
             "record_assessment": self.record_assessment, "analysis": Analysis(self.advisor),
             "versions": self.versions, "replayer": self.replayer,

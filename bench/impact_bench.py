@@ -61,7 +61,7 @@ def phase(name: str, db: Path, count: int) -> dict[str, Any]:
             done = count
         else:
             from advisor.application.reassess import Replayer
-            from advisor.impact import Impact
+            from advisor.cli.impact import Impact
             from advisor.store.chains import RecordStream
             from advisor.store.repository import ListFilter
             from advisor.store.versions import VersionStore

@@ -20,6 +20,7 @@ from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.formats import utc_now
 from advisor.audit.record import Envelope, splice_payload
 from advisor.store import writer
+from advisor.store.database import Database
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
 from advisor.store.tables import records
@@ -30,7 +31,7 @@ _NO_CHECKPOINT = Checkpoint(origin="", size=0, root_hash="", key_id="", note="")
 
 
 def unsigned_batch(conn: Connection, _keyring: KeyRing, log_name: str, drafts: Sequence[writer.Draft],
-                   _sqlite: bool) -> list[writer.Appended]:
+                   _db: Database) -> list[writer.Appended]:
     if not _seq:  # one writer process: a local counter instead of the chain head
         _seq.append(itertools.count(int(conn.execute(select(func.coalesce(func.max(records.c.seq), 0)))
                                         .scalar_one()) + 1))

@@ -256,7 +256,7 @@ def app(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Litestar
 
 def issue_key(app: Litestar, role: Role | str, name: str | None = None) -> str:
     """A new client with ``role`` in the app's database; its API key."""
-    _, key = ClientStore(app.state.services.engine).create(name or f"test-{role}", Role(role))
+    _, key = ClientStore(app.state.services.db).create(name or f"test-{role}", Role(role))
     return key
 
 

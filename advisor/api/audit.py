@@ -10,7 +10,6 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromQuery, QueryParameter
-from sqlalchemy import Engine
 
 from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
@@ -24,6 +23,7 @@ from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.verify import RecordVerification
 from advisor.metrics import INTEGRITY_FAILURES
 from advisor.settings import Settings
+from advisor.store.database import Database
 from advisor.store.errors import SigningUnavailable
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import ListFilter, Repository, Summary
@@ -105,9 +105,9 @@ def assessment_page(repository: Repository, where: ListFilter, before: int | Non
             return AssessmentPage(items=found, next_cursor=str(before))
 
 
-def verify_record(engine: Engine, log_name: str, record_id: str) -> RecordVerification:
+def verify_record(db: Database, log_name: str, record_id: str) -> RecordVerification:
     """One record checked: signature, hash, canonical form, columns, key window, links to its neighbours."""
-    result = verify_stored_record(engine, record_id, log_name)
+    result = verify_stored_record(db, record_id, log_name)
     if result is None:
         raise NotFoundException(f"no assessment {record_id}")
     for found in result.problems:
@@ -160,9 +160,9 @@ class AuditController(Controller):
          "validity window, and its links to the records before and after it. Verifying the whole log (and "
          "against a checkpoint) is `advisor verify`.",
          responses=READ_RESPONSES, operation_id="verifyAssessment", sync_to_thread=True, opt=allow(AUDIT))
-    def verification(self, record_id: PathText, db_engine: NamedDependency[Engine],
+    def verification(self, record_id: PathText, db: NamedDependency[Database],
                      settings: NamedDependency[Settings]) -> RecordVerification:
-        return verify_record(db_engine, settings.log_name, record_id)
+        return verify_record(db, settings.log_name, record_id)
 
     @get("/audit/checkpoint", summary="A signed checkpoint of the log (C2SP tlog-checkpoint, signed note)",
          description="The log's size and RFC 9162 Merkle root now, as a C2SP signed note (Ed25519, key named by "
@@ -170,10 +170,10 @@ class AuditController(Controller):
          "that size was removed or changed, and `GET /audit/consistency` proves a later log extends it.",
          responses={503: READ_RESPONSES[503], **AUTH_RESPONSES}, operation_id="checkpoint", sync_to_thread=True,
          opt=allow(AUDIT))
-    def checkpoint(self, db_engine: NamedDependency[Engine], keyring: NamedDependency[KeyRing],
+    def checkpoint(self, db: NamedDependency[Database], keyring: NamedDependency[KeyRing],
                    settings: NamedDependency[Settings]) -> Checkpoint:
         try:
-            return current_checkpoint(db_engine, keyring, settings.log_name)
+            return current_checkpoint(db, keyring, settings.log_name)
         except SigningUnavailable as exc:
             raise problem(503, "signing-unavailable", "Signing unavailable", str(exc),
                           headers={"Retry-After": "5"}) from None

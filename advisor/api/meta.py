@@ -10,7 +10,6 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import QueryParameter
-from sqlalchemy import Engine, text
 
 from advisor.api.access import ANY_ROLE, PUBLIC_SECURITY, allow
 from advisor.api.openapi_docs import AUTH_RESPONSES, READ_RESPONSES
@@ -20,7 +19,7 @@ from advisor.costs.catalog import Catalog
 from advisor.domain.facts import FACT_FIELDS
 from advisor.domain.regions import Region
 from advisor.domain.rules import Rule
-from advisor.store.database import current_revision, head_revision
+from advisor.store.database import Database, head_revision
 from advisor.store.keyring import jwks
 from advisor.store.versions import VersionStore
 
@@ -95,12 +94,11 @@ class MetaController(Controller):
 
     @get("/ready", summary="Readiness: database reachable and schema at head", exclude_from_auth=True,
          security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="ready")
-    def ready(self, db_engine: NamedDependency[Engine]) -> Response[Readiness]:
+    def ready(self, db: NamedDependency[Database]) -> Response[Readiness]:
         head = head_revision()
         try:
-            with db_engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            revision = current_revision(db_engine)
+            db.ping()
+            revision = db.revision()
         except Exception:
             return Response(Readiness(status="unavailable", database="unreachable", schema_revision=None,
                                       schema_head=head), status_code=503, headers={"Retry-After": "5"})
@@ -153,6 +151,6 @@ class MetaController(Controller):
 
     @get("/.well-known/jwks.json", summary="Every public key that ever signed a record", tags=["audit"],
          exclude_from_auth=True, security=PUBLIC_SECURITY, sync_to_thread=True, operation_id="jwks")
-    def jwks(self, db_engine: NamedDependency[Engine]) -> dict[str, Any]:
-        with db_engine.connect() as conn:
+    def jwks(self, db: NamedDependency[Database]) -> dict[str, Any]:
+        with db.connect() as conn:
             return jwks(conn)

@@ -19,12 +19,11 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.application.evaluate import ProfileError
 from advisor.jsonlog import error_fields
 from advisor.metrics import INTEGRITY_FAILURES
+from advisor.store.database import SQL_ERRORS, error_name, is_outage
 from advisor.store.errors import CommitUnknown, RecordIntegrityError, RecordRefused, StoreUnavailable
 from advisor.workers.evaluators import EvaluatorUnavailable
 
@@ -144,12 +143,13 @@ def database_unavailable() -> ProblemDetailsException:
                    "The database cannot be reached right now. Retry later.", headers=RETRY_AFTER)
 
 
-def from_database_error(exc: DBAPIError) -> ProblemDetailsException:
-    """A refused, lost or timed-out database connection is an outage (503, retry), not a bug (500)."""
-    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
+def from_database_error(exc: Exception) -> ProblemDetailsException:
+    """A refused, lost or timed-out database connection (or no pooled connection free in time) is an outage
+    (503, retry), not a bug (500)."""
+    if is_outage(exc):
+        log.warning("database unavailable: %s", error_name(exc))
         return database_unavailable()
-    log.error("database error: %s", type(exc.orig).__name__, extra=error_fields(exc))
+    log.error("database error: %s", error_name(exc), extra=error_fields(exc))
     return problem(500, "internal-error", "Internal error", "The server could not complete the request.")
 
 
@@ -160,11 +160,6 @@ def from_record_integrity(exc: RecordIntegrityError) -> ProblemDetailsException:
     return problem(500, "record-integrity", "Record integrity check failed",
                    f"Stored record {exc.record_id} (seq {exc.seq}) is not what the log committed to, so it is not "
                    f"served: {exc.reason}. An auditor can run `advisor verify`.")
-
-
-def from_pool_timeout(_exc: PoolTimeout) -> ProblemDetailsException:
-    log.warning("database unavailable: no pooled connection became free in time")
-    return database_unavailable()
 
 
 _SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
@@ -198,8 +193,7 @@ def problem_plugin() -> ProblemDetailsPlugin:
             StoreUnavailable: from_store_unavailable,
             RecordRefused: from_record_refused,
             EvaluatorUnavailable: from_evaluator_unavailable,
-            DBAPIError: from_database_error,
-            PoolTimeout: from_pool_timeout,
+            **dict.fromkeys(SQL_ERRORS, from_database_error),
             RecordIntegrityError: from_record_integrity,
             HTTPException: from_http,
         },

@@ -16,7 +16,6 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter
 from msgspec import Meta
-from sqlalchemy import Engine
 
 from advisor.api.access import AUDIT, READ_ASSESSMENTS, allow, principal_of
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, READ_RESPONSES
@@ -25,6 +24,7 @@ from advisor.api.strict_json import PathText
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.merkle import ProofError
 from advisor.settings import Settings
+from advisor.store.database import Database
 from advisor.store.errors import SigningUnavailable, TreeIncomplete
 from advisor.store.keyring import KeyRing
 from advisor.store.repository import Repository
@@ -83,14 +83,14 @@ class ProofController(Controller):
          "bytes are checked against its leaf first: a record that fails is a `record-integrity` problem.",
          responses=INTEGRITY_RESPONSES, operation_id="proveInclusion", sync_to_thread=True,
          opt=allow(READ_ASSESSMENTS))
-    def inclusion(self, record_id: PathText, request: Request[Any, Any, Any], db_engine: NamedDependency[Engine],
+    def inclusion(self, record_id: PathText, request: Request[Any, Any, Any], db: NamedDependency[Database],
                   repository: NamedDependency[Repository], keyring: NamedDependency[KeyRing],
                   settings: NamedDependency[Settings],
                   tree_size_: Annotated[int | None, QueryParameter(name="tree_size", ge=1, le=MAX_SIZE)] = None,
                   ) -> InclusionProof:
         principal = principal_of(request)
         try:
-            with db_engine.connect() as conn:
+            with db.connect() as conn:
                 leaf = repository.leaf(conn, record_id, None if principal.reads_all else principal.client_id)
                 if leaf is None:
                     raise NotFoundException(f"no assessment {record_id}")
@@ -111,13 +111,13 @@ class ProofController(Controller):
          "(default: the whole log now), with the signed checkpoint at `to`. With a checkpoint kept from earlier "
          "at `from`, it shows no record up to `from` was changed or removed, without reading any record.",
          responses=READ_RESPONSES, operation_id="proveConsistency", sync_to_thread=True, opt=allow(AUDIT))
-    def consistency(self, db_engine: NamedDependency[Engine], keyring: NamedDependency[KeyRing],
+    def consistency(self, db: NamedDependency[Database], keyring: NamedDependency[KeyRing],
                     settings: NamedDependency[Settings],
                     first: Annotated[int, QueryParameter(name="from", ge=1, le=MAX_SIZE)],
                     second: Annotated[int | None, QueryParameter(name="to", ge=1, le=MAX_SIZE)] = None,
                     ) -> ConsistencyProof:
         try:
-            with db_engine.connect() as conn:
+            with db.connect() as conn:
                 size = _within(tree_size(conn), second)
                 if first > size:
                     if second is None:

@@ -19,7 +19,6 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
 from litestar.params import Body, SkipValidation
 
-from advisor.adr import decision_record
 from advisor.api.access import READ_ASSESSMENTS, allow, principal_of
 from advisor.api.openapi_docs import INTEGRITY_RESPONSES, PROBLEM_RESPONSES
 from advisor.api.problems import problem
@@ -29,6 +28,7 @@ from advisor.audit.record import review_bytes
 from advisor.auth.clients import Principal, Role
 from advisor.domain.review import Review, ReviewBody, ReviewRequest, Status
 from advisor.jsonlog import request_id_var
+from advisor.reports.adr import decision_record
 from advisor.settings import Settings
 from advisor.store.repository import Repository
 from advisor.store.writer import Appender, Draft, ReviewColumns

@@ -12,11 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from advisor.auth.clients import ClientStore, Role
-from advisor.store.clients import client_count
-from advisor.store.database import chain_locked
+from advisor.store.database import Database
 from advisor.store.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
@@ -39,23 +36,22 @@ def write_secret_file(path: Path, secret: str) -> None:
         raise
 
 
-def ensure_bootstrap_admin(engine: Engine, sqlite: bool, credential_file: Path) -> Path | None:
+def ensure_bootstrap_admin(db: Database, credential_file: Path) -> Path | None:
     """Create the first admin when there is no client yet; return the file its key was written to."""
-    store = ClientStore(engine)
-    with chain_locked(engine, sqlite) as conn:  # serialises first starts across workers and replicas
-        if client_count(conn):
-            return None
-        client, key = store.create(BOOTSTRAP_ADMIN_NAME, Role.ADMIN, conn=conn)
-        # Written before the commit: if the write fails, no admin exists whose key nobody has.
-        write_secret_file(credential_file, key)
+    # Under the chain lock (first starts across workers and replicas serialise); the key file is written
+    # before the commit: if the write fails, no admin exists whose key nobody has.
+    client = ClientStore(db).create_first(BOOTSTRAP_ADMIN_NAME, Role.ADMIN,
+                                          lambda key: write_secret_file(credential_file, key))
+    if client is None:
+        return None
     log.warning("created admin client %s; its API key is in %s (mode 0600): read it once, keep it in a "
                 "secret store, then delete the file", client.id, credential_file.resolve())
     return credential_file
 
 
-def prepare_access(engine: Engine, sqlite: bool, credential_file: Path, idempotency_ttl_hours: int) -> None:
+def prepare_access(db: Database, credential_file: Path, idempotency_ttl_hours: int) -> None:
     """``advisor serve``, before the workers start: the first admin, and forget expired idempotency keys."""
-    ensure_bootstrap_admin(engine, sqlite, credential_file)
-    purged = IdempotencyStore(engine, sqlite, idempotency_ttl_hours).purge_expired()
+    ensure_bootstrap_admin(db, credential_file)
+    purged = IdempotencyStore(db, idempotency_ttl_hours).purge_expired()
     if purged:
         log.info("forgot %d expired idempotency key(s)", purged)

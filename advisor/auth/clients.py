@@ -12,15 +12,15 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-
 from advisor.audit.formats import utc_now
 from advisor.jsonlog import KEY_PATTERN  # noqa: F401 - keys are shaped here; the logs scrub that shape
-from advisor.store.clients import active_count, client_row, client_rows, insert_client, revoke
+from advisor.store.clients import active_holders, client_row, client_rows, insert_client, insert_first_client, revoke
+from advisor.store.database import Database
 
 KEY_PREFIX = "adv_"
 _CLIENT_ID = re.compile(r"^cl-[0-9a-f]{16}$")
@@ -86,15 +86,15 @@ def _client(row: Any) -> Client:
 
 
 class ClientStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def authenticate(self, key: str) -> Principal | None:
         """The principal a key belongs to, or None (unknown, malformed or revoked)."""
         client_id = client_id_of(key)
         if client_id is None:
             return None
-        row = client_row(self.engine, client_id)
+        row = client_row(self.db, client_id)
         presented = hash_key(key)
         if row is None:
             hmac.compare_digest(presented, presented)  # same work either way
@@ -103,21 +103,26 @@ class ClientStore:
             return None
         return Principal(client_id=row.id, name=row.name, roles=frozenset({Role(row.role)}))
 
-    def create(self, name: str, role: Role, conn: Connection | None = None) -> tuple[Client, str]:
+    def create(self, name: str, role: Role) -> tuple[Client, str]:
         """A new client and its key: the key is returned here once and never stored."""
-        client = Client(id=f"cl-{secrets.token_hex(8)}", name=name, role=Role(role), created_at=utc_now(),
-                        revoked_at=None)
-        key = new_key(client.id)
-        values = {"id": client.id, "name": client.name, "role": client.role.value, "key_hash": hash_key(key),
-                  "created_at": client.created_at, "revoked_at": None}
-        insert_client(self.engine, values, conn)
+        client, key, values = _new_client(name, role)
+        insert_client(self.db, values)
         return client, key
 
+    def create_first(self, name: str, role: Role, keep_key: Callable[[str], None]) -> Client | None:
+        """A new client only while there is no client at all (None otherwise), its key handed to ``keep_key``
+        before the commit: if keeping it fails, no client exists whose key nobody has."""
+        client, key, values = _new_client(name, role)
+        return client if insert_first_client(self.db, values, lambda: keep_key(key)) else None
+
+    def active_admins(self) -> int:
+        return active_holders(self.db, Role.ADMIN.value)
+
     def all(self) -> list[Client]:
-        return [_client(row) for row in client_rows(self.engine)]
+        return [_client(row) for row in client_rows(self.db)]
 
     def get(self, client_id: str) -> Client | None:
-        row = client_row(self.engine, client_id)
+        row = client_row(self.db, client_id)
         return None if row is None else _client(row)
 
     def find(self, id_or_name: str) -> list[Client]:
@@ -132,12 +137,17 @@ class ClientStore:
 
         Under a lock, so two admins revoking each other at once cannot leave none (``store.clients.revoke``).
         """
-        if not revoke(self.engine, client_id, Role.ADMIN.value):
+        if not revoke(self.db, client_id, Role.ADMIN.value):
             return None
         found = self.get(client_id)
         assert found is not None
         return found
 
 
-def active_admins(conn: Connection) -> int:
-    return active_count(conn, Role.ADMIN.value)
+def _new_client(name: str, role: Role) -> tuple[Client, str, dict[str, Any]]:
+    client = Client(id=f"cl-{secrets.token_hex(8)}", name=name, role=Role(role), created_at=utc_now(),
+                    revoked_at=None)
+    key = new_key(client.id)
+    values = {"id": client.id, "name": client.name, "role": client.role.value, "key_hash": hash_key(key),
+              "created_at": client.created_at, "revoked_at": None}
+    return client, key, values

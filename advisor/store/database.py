@@ -11,22 +11,25 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, RootTransaction, Select, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from advisor.settings import PROJECT_ROOT, Settings
 from advisor.store.errors import NoDatabase
 from advisor.store.tables import chain_head
+
+_Select = TypeVar("_Select", bound=Select[Any])
 
 
 def is_sqlite(url: str) -> bool:
@@ -169,31 +172,99 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def lock_head(conn: Connection, sqlite: bool) -> tuple[int, str]:
-    statement = select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
-    if not sqlite:
-        statement = statement.with_for_update()
-    row = conn.execute(statement).one()
-    return int(row.seq), str(row.hash)
+class Database:
+    """The unit of work's handle: one engine, and its dialect decided once.
 
+    Whatever differs between SQLite and PostgreSQL in a transaction (how a writer locks, whether a
+    row lock exists) is asked of this object, so no ``sqlite`` flag travels through the callers and
+    nothing outside the store needs SQLAlchemy's names to open, lock, ping or close the database.
+    """
 
-def begin_locked(conn: Connection, sqlite: bool) -> Any:
-    if sqlite:
-        conn.info["begin_mode"] = "IMMEDIATE"
-    return conn.begin()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect_is_sqlite = engine.dialect.name == "sqlite"
 
+    @classmethod
+    def open(cls, settings: Settings, *, pool_size: int | None = None) -> Database:
+        return cls(make_engine(settings, pool_size=pool_size))
 
-@contextmanager
-def chain_locked(engine: Engine, sqlite: bool) -> Iterator[Connection]:
-    """A transaction holding the chain lock (the head row): what appends, key rotation and first starts serialise on."""
-    with engine.connect() as conn, begin_locked(conn, sqlite):
-        lock_head(conn, sqlite)
-        yield conn
+    def connect(self) -> Connection:
+        """A connection for reads (SQLite: a deferred transaction, no write lock)."""
+        return self.engine.connect()
+
+    def begin(self) -> AbstractContextManager[Connection]:
+        """A short transaction that commits on success (no lock beyond what its statements take)."""
+        return self.engine.begin()
+
+    def begin_write(self, conn: Connection) -> RootTransaction:
+        """Begin a writing transaction on ``conn``: on SQLite ``BEGIN IMMEDIATE`` takes the write lock up front,
+        so two writers queue instead of deadlocking when both try to upgrade a read lock."""
+        if self.dialect_is_sqlite:
+            conn.info["begin_mode"] = "IMMEDIATE"
+        return conn.begin()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A writing transaction (``begin_write``) on a connection of its own, committed on success."""
+        with self.engine.connect() as conn, self.begin_write(conn):
+            yield conn
+
+    def for_update(self, statement: _Select) -> _Select:
+        """``statement`` locking the rows it reads (PostgreSQL ``FOR UPDATE``); SQLite's write lock already
+        covers the whole database, and it has no row locks."""
+        return statement if self.dialect_is_sqlite else statement.with_for_update()
+
+    def lock_head(self, conn: Connection) -> tuple[int, str]:
+        """The chain head (seq, hash), locked for the rest of ``conn``'s writing transaction."""
+        row = conn.execute(self.for_update(
+            select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1))).one()
+        return int(row.seq), str(row.hash)
+
+    @contextmanager
+    def locked(self) -> Iterator[Connection]:
+        """A transaction holding the chain lock (the head row): what appends, key rotation and first starts
+        serialise on, across threads, processes and replicas."""
+        with self.writing() as conn:
+            self.lock_head(conn)
+            yield conn
+
+    def ping(self) -> None:
+        """``SELECT 1``: raises whatever the driver raises when the database cannot be reached (readiness)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None before the first migration)."""
+        return current_revision(self.engine)
+
+    def dispose(self) -> None:
+        """Close the pooled connections (at shutdown, and before a fork)."""
+        self.engine.dispose()
 
 
 # What reading a broken database raises: through SQLAlchemy in this process, through the drivers in
 # the verifier's worker processes (``store.rows``).
-DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error, psycopg.Error)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, sqlite3.Error, psycopg.Error)
+# What SQLAlchemy raises in this process when the database fails a statement or a connection: the API maps
+# these to problems (by class, as its exception handlers need) without naming SQLAlchemy itself.
+SQL_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database or the connection to it failed (503, retry later), as opposed to a statement it refused."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def error_name(exc: BaseException) -> str:
+    """The driver's error class (SQLAlchemy's when there is none): safe to log, it quotes no data."""
+    return type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
+
+
+def display_url(url: str) -> str:
+    """``url`` with its password hidden, for a log line."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def describe_database_error(exc: BaseException) -> str:

@@ -18,12 +18,12 @@ import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from advisor.application.ports import Claimed, ClaimResult, InFlight, Mismatch, Replay
 from advisor.audit.formats import stored_time
-from advisor.store.database import begin_locked
+from advisor.store.database import Database
 from advisor.store.errors import LeaseLost
 from advisor.store.tables import idempotency_keys
 
@@ -45,9 +45,8 @@ def _where(client_id: str, key: str) -> ColumnElement[bool]:
 
 
 class IdempotencyStore:
-    def __init__(self, engine: Engine, sqlite: bool, ttl_hours: int, lease_seconds: int = LEASE_SECONDS) -> None:
-        self.engine = engine
-        self.sqlite = sqlite
+    def __init__(self, db: Database, ttl_hours: int, lease_seconds: int = LEASE_SECONDS) -> None:
+        self.db = db
         self.ttl = timedelta(hours=ttl_hours)
         self.lease = timedelta(seconds=lease_seconds)
 
@@ -64,13 +63,10 @@ class IdempotencyStore:
         c = idempotency_keys.c
         now = datetime.now(UTC)
         stamp = stored_time(now)
-        with self.engine.connect() as conn, begin_locked(conn, self.sqlite):
+        with self.db.writing() as conn:
             # This client's expired keys are forgotten (this key too, if it expired).
             conn.execute(delete(idempotency_keys).where(c.client_id == client_id, c.expires_at < stamp))
-            query = select(idempotency_keys).where(_where(client_id, key))
-            if not self.sqlite:
-                query = query.with_for_update()
-            row = conn.execute(query).first()
+            row = conn.execute(self.db.for_update(select(idempotency_keys).where(_where(client_id, key)))).first()
             owner = secrets.token_hex(16)
             lease_until = stored_time(now + self.lease)
             if row is None:
@@ -111,13 +107,13 @@ class IdempotencyStore:
     def release(self, client_id: str, key: str, owner: str) -> None:
         """Forget a claim whose request failed (never a completed key)."""
         c = idempotency_keys.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(delete(idempotency_keys).where(_where(client_id, key), c.owner == owner,
                                                         c.status == PENDING))
 
     def purge_expired(self) -> int:
         """Forget every expired key (``advisor serve`` runs it at start; claims purge their client's)."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at < stored_time(
                 datetime.now(UTC))))
         return int(result.rowcount)

@@ -26,6 +26,7 @@ from advisor.audit.merkle import (
     inclusion_ranges,
     nodes_for,
 )
+from advisor.store.database import Database
 from advisor.store.errors import TreeIncomplete
 from advisor.store.keyring import KeyRing
 from advisor.store.tables import chain_head, merkle_nodes, tree_heads
@@ -122,9 +123,9 @@ def checkpoint_of(conn: Connection, size: int, keyring: KeyRing, origin: str) ->
     return sign_checkpoint(origin, size, root_at(conn, size), keyring.active(conn))
 
 
-def current_checkpoint(engine: Engine, keyring: KeyRing, origin: str) -> Checkpoint:
+def current_checkpoint(db: Database, keyring: KeyRing, origin: str) -> Checkpoint:
     """The checkpoint of the whole log now (size, root and key read in one transaction)."""
-    with engine.connect() as conn:
+    with db.connect() as conn:
         return checkpoint_of(conn, tree_size(conn), keyring, origin)
 
 

@@ -25,6 +25,7 @@ from advisor.audit.verify import (
     verify_ranges,
     verify_records,
 )
+from advisor.store.database import Database
 from advisor.store.errors import TreeIncomplete
 from advisor.store.keyring import jwks as database_jwks
 from advisor.store.repository import Repository
@@ -41,12 +42,12 @@ def record_from_row(row: Any) -> StoredRecord:
                         kind=row.kind, subject=row.subject)
 
 
-def verify_stored_record(engine: Engine, record_id: str, log_name: str) -> RecordVerification | None:
+def verify_stored_record(db: Database, record_id: str, log_name: str) -> RecordVerification | None:
     """One stored record checked with its neighbours and the chain head (None: no such record).
 
     Read in one connection, so the record, its neighbours, the head and the keys are one view.
     """
-    with engine.connect() as conn:
+    with db.connect() as conn:
         row = conn.execute(select(records).where(records.c.id == record_id)).first()
         if row is None:
             return None

@@ -20,9 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.formats import utc_now
@@ -38,7 +37,8 @@ from advisor.audit.record import (
     splice_review,
 )
 from advisor.domain.recommendation import Recommendation
-from advisor.store.database import begin_locked, lock_head
+from advisor.store import database
+from advisor.store.database import Database
 from advisor.store.errors import CommitUnknown, DraftRejected, RecordRefused, StoreUnavailable
 from advisor.store.idempotency import IdempotencyStore
 from advisor.store.keyring import KeyRing
@@ -99,10 +99,10 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequence[Draft],
-                 sqlite: bool) -> list[Appended]:
+                 db: Database) -> list[Appended]:
     """Link and insert ``drafts``, and sign the commit's checkpoint, in one transaction the caller opened with
-    ``begin_locked``. Each record's proof comes back with it: no proof is read to answer for it."""
-    seq, prev = lock_head(conn, sqlite)
+    ``db.begin_write``. Each record's proof comes back with it: no proof is read to answer for it."""
+    seq, prev = db.lock_head(conn)
     key, key_since = keyring.active_since(conn)
     # Time never runs backwards along the log, whatever the clocks of the replicas: a record is
     # stamped no earlier than its predecessor nor than its key's window. That makes a time window
@@ -155,14 +155,12 @@ def append_batch(conn: Connection, keyring: KeyRing, log_name: str, drafts: Sequ
 
 
 _Item = tuple[Draft, asyncio.Future[Appended], asyncio.AbstractEventLoop]
-BatchAppend = Callable[[Connection, KeyRing, str, Sequence[Draft], bool], list[Appended]]
+BatchAppend = Callable[[Connection, KeyRing, str, Sequence[Draft], Database], list[Appended]]
 """``append_batch``'s shape: a benchmark's baseline hands ``ChainWriter`` another one (unsigned)."""
 
 
 class Appender(Protocol):
     """What the API needs of a writer: a thread here (``ChainWriter``) or a process (``WriterProcess``)."""
-
-    sqlite: bool
 
     async def append(self, draft: Draft) -> Appended: ...
 
@@ -172,16 +170,15 @@ class Appender(Protocol):
 
 
 class ChainWriter:
-    def __init__(self, engine: Engine, keyring: KeyRing, log_name: str, max_batch: int, sqlite: bool,
+    def __init__(self, db: Database, keyring: KeyRing, log_name: str, max_batch: int,
                  on_commit: Callable[[int, float], None] | None = None,
                  append_batch: BatchAppend = append_batch) -> None:
-        self.engine = engine
+        self.db = db
         self.append_batch = append_batch
         self.on_commit = on_commit  # (records, seconds) after each committed batch: metrics
         self.keyring = keyring
         self.log_name = log_name
         self.max_batch = max_batch
-        self.sqlite = sqlite
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -206,10 +203,10 @@ class ChainWriter:
     def append_sync(self, drafts: Sequence[Draft]) -> list[Appended]:
         """One transaction; an error before COMMIT stored nothing, an error during it is ``CommitUnknown``."""
         started = time.perf_counter()
-        with self.engine.connect() as conn:
-            transaction = begin_locked(conn, self.sqlite)
+        with self.db.connect() as conn:
+            transaction = self.db.begin_write(conn)
             try:
-                results = self.append_batch(conn, self.keyring, self.log_name, drafts, self.sqlite)
+                results = self.append_batch(conn, self.keyring, self.log_name, drafts, self.db)
             except BaseException:
                 with contextlib.suppress(Exception):  # a dead connection cannot roll back; the server does
                     transaction.rollback()
@@ -261,9 +258,7 @@ class ChainWriter:
 
 def is_outage(exc: BaseException) -> bool:
     """The database or the connection failed (retry later), as opposed to one record's data being refused."""
-    if isinstance(exc, StoreUnavailable | OperationalError | InterfaceError | PoolTimeout | OSError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return isinstance(exc, StoreUnavailable | OSError) or database.is_outage(exc)
 
 
 def commit_batch(append_sync: Callable[[Sequence[Draft]], list[Appended]],

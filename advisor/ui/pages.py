@@ -33,7 +33,6 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Guard
-from sqlalchemy import Engine
 
 from advisor.analysis.service import Analysis
 from advisor.analysis.what_if import Flip, Shocks
@@ -51,6 +50,7 @@ from advisor.domain.decision import LABELS
 from advisor.domain.profile import OPTION_NAMES
 from advisor.domain.review import STATUSES, ReviewRequest, policy_text
 from advisor.settings import Settings
+from advisor.store.database import Database
 from advisor.store.repository import ListFilter, Repository
 from advisor.ui.chart import Chart, chart_of
 from advisor.ui.session import (
@@ -276,10 +276,10 @@ class UIController(Controller):
                         headers={"Content-Disposition": f'attachment; filename="adr-{record_id}.md"'})
 
     @get("/assessments/{record_id:str}/verification", opt=allow({Role.AUDITOR}), sync_to_thread=True)
-    def verification(self, record_id: PathText, request: Request[Any, Any, Any], db_engine: NamedDependency[Engine],
+    def verification(self, record_id: PathText, request: Request[Any, Any, Any], db: NamedDependency[Database],
                      settings: NamedDependency[Settings]) -> Template:
         """The record's verification (``GET /assessments/{id}/verification``), for an auditor in a browser."""
-        checked = verify_record(db_engine, settings.log_name, record_id)
+        checked = verify_record(db, settings.log_name, record_id)
         return Template("verification.html.j2", context={
             "viewer": viewer(request), "id": record_id, "checks": msgspec.to_builtins(checked)})
 

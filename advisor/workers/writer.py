@@ -27,7 +27,7 @@ import msgspec
 from advisor.audit.checkpoint import Checkpoint
 from advisor.audit.record import Columns, Envelope
 from advisor.settings import Settings, helper_processes, usable_cores
-from advisor.store.database import is_sqlite, make_engine, normalise_url
+from advisor.store.database import Database
 from advisor.store.errors import CommitUnknown, DraftRejected, LeaseLost, RecordRefused, StoreUnavailable
 from advisor.store.keyring import KeyRing
 from advisor.store.writer import Appended, BatchAppend, ChainWriter, Completion, Draft, ReviewColumns, commit_batch
@@ -92,10 +92,9 @@ def _observe_commit(notice: bytes) -> None:
 class WriterProcess:
     """The server's side: ``append`` as ``ChainWriter.append``, served by a child process."""
 
-    def __init__(self, settings: Settings, sqlite: bool, child_module: str = "advisor.workers.writer") -> None:
+    def __init__(self, settings: Settings, child_module: str = "advisor.workers.writer") -> None:
         self.child_module = child_module  # what the child runs (``python -m``); a benchmark's baseline runs its own
         self.settings = settings
-        self.sqlite = sqlite
         self.helpers = HelperPool(_kind(self.child_module), settings, 1, on_notice=_observe_commit)
 
     @property
@@ -152,15 +151,14 @@ def _stored(appended: Appended) -> _Stored:
 
 @contextlib.contextmanager
 def _open(settings: Settings, notify: Notify, append_batch: BatchAppend = signed_append_batch) -> Iterator[_Appending]:
-    engine = make_engine(settings)
-    sqlite = is_sqlite(normalise_url(settings.database_url))
-    writer = ChainWriter(engine, KeyRing(settings.keys_dir, settings.signing_key_file), settings.log_name,
-                         settings.max_batch, sqlite, append_batch=append_batch,
+    db = Database.open(settings)
+    writer = ChainWriter(db, KeyRing(settings.keys_dir, settings.signing_key_file), settings.log_name,
+                         settings.max_batch, append_batch=append_batch,
                          on_commit=lambda size, seconds: notify(_encoder.encode((size, seconds))))
     try:
         yield _Appending(writer)
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def main(argv: list[str] | None = None, append_batch: BatchAppend | None = None) -> None:

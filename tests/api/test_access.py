@@ -104,7 +104,7 @@ def test_role_matrix(app: Litestar, client: Client, client_as: Callable[..., Cli
     record_id = client.post("/assess", json=profile_dict()).json()["id"]  # the default client's own record
     admitted = PROTECTED[(method, path)]
     callers = {role.value: client_as(role) for role in Role}
-    store = ClientStore(app.state.services.engine)
+    store = ClientStore(app.state.services.db)
     revoked_key = issue_key(app, sorted(admitted)[0], "revoked")  # a role the route admits, but revoked
     store.revoke(store.find("revoked")[0].id)
     callers |= {"no key": client_as(None), "revoked key": authorised(TestClient(app), revoked_key)}
@@ -249,7 +249,7 @@ def test_without_auth_required_a_keyless_caller_is_anonymous_but_bad_keys_still_
 def test_the_document_declares_the_bearer_scheme_and_the_problems() -> None:
     import json
 
-    from advisor.cli import OPENAPI_PATH
+    from advisor.cli.main import OPENAPI_PATH
 
     document = json.loads(OPENAPI_PATH.read_text())
     assert document["components"]["securitySchemes"]["bearer"] == {

@@ -69,13 +69,13 @@ def test_nul_in_a_client_name_is_400(app: Litestar, client_as: Callable[..., Cli
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_post_clients_takes_json_only_so_a_duplicate_role_cannot_make_an_admin(
         app: Litestar, client_as: Callable[..., Client], content_type: str | None) -> None:
-    before = len(ClientStore(app.state.services.engine).all())
+    before = len(ClientStore(app.state.services.db).all())
     headers = {"content-type": content_type} if content_type else {}
     response = client_as("admin").post("/clients", content=b'{"name":"x","role":"assessor","role":"admin"}',
                                        headers=headers)
     assert response.status_code == 415, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert len(ClientStore(app.state.services.engine).all()) == before + 1  # only the admin client_as made
+    assert len(ClientStore(app.state.services.db).all()) == before + 1  # only the admin client_as made
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
@@ -197,11 +197,11 @@ def test_two_authorization_headers_are_400(app: Litestar, client: Client,
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_post_clients_has_the_body_size_limit(app: Litestar, client_as: Callable[..., Client]) -> None:
-    before = len(ClientStore(app.state.services.engine).all())
+    before = len(ClientStore(app.state.services.db).all())
     body = b'{"name": "big", "role": "reviewer", "x": "' + b"a" * 70_000 + b'"}'
     response = client_as("admin").post("/clients", content=body, headers=JSON)
     assert response.status_code == 413, response.text
-    assert len(ClientStore(app.state.services.engine).all()) == before + 1  # only the admin client_as made
+    assert len(ClientStore(app.state.services.db).all()) == before + 1  # only the admin client_as made
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)

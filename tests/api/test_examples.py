@@ -17,7 +17,7 @@ from sqlalchemy import select
 from advisor.api.profile_examples import PROFILE_EXAMPLES
 from advisor.application.evaluate import Advisor
 from advisor.audit.record import Assessment
-from advisor.cli import OPENAPI_PATH
+from advisor.cli.main import OPENAPI_PATH
 from advisor.domain.profile import Profile
 from advisor.settings import Settings
 from advisor.store.tables import records

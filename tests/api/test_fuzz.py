@@ -22,7 +22,7 @@ from schemathesis.core.result import Ok
 from schemathesis.python.asgi import shutdown_lifespans
 
 from advisor.auth.clients import Role
-from advisor.cli import OPENAPI_PATH
+from advisor.cli.main import OPENAPI_PATH
 from advisor.settings import Settings
 from tests.conftest import issue_key, running_app
 

@@ -162,7 +162,7 @@ def test_purge_forgets_only_expired_keys(app: Litestar, client: Client) -> None:
     with services.engine.begin() as conn:
         conn.execute(update(idempotency_keys).where(idempotency_keys.c.idempotency_key == "a")
                      .values(expires_at=stamp(datetime.now(UTC) - timedelta(seconds=1))))
-    store = IdempotencyStore(services.engine, services.writer.sqlite, 24)
+    store = IdempotencyStore(services.db, 24)
     assert store.purge_expired() == 1
     assert [row.idempotency_key for row in key_rows(app)] == ["b"]
 
@@ -225,7 +225,7 @@ def test_replicas_sharing_a_database_make_exactly_one_record(settings: Settings,
 def test_the_record_and_its_key_commit_together(app: Litestar, client: Client) -> None:
     """A failure after the key's completion but before COMMIT (a crash) leaves neither: no record, key pending."""
     services: Services = app.state.services
-    store = IdempotencyStore(services.engine, services.writer.sqlite, 24)
+    store = IdempotencyStore(services.db, 24)
     claim = store.claim(client_id(client), "atomic", "f" * 64)
     assert isinstance(claim, Claimed)
     owner = claim.owner
@@ -245,7 +245,7 @@ def test_the_record_and_its_key_commit_together(app: Litestar, client: Client) -
 
 def test_a_lost_claim_rolls_its_record_back(app: Litestar, client: Client) -> None:
     services: Services = app.state.services
-    store = IdempotencyStore(services.engine, services.writer.sqlite, 24)
+    store = IdempotencyStore(services.db, 24)
     claim = store.claim(client_id(client), "stolen", "f" * 64)
     assert isinstance(claim, Claimed)
     owner = claim.owner

@@ -7,7 +7,7 @@ import json
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from advisor.cli import OPENAPI_PATH, openapi_document
+from advisor.cli.main import OPENAPI_PATH, openapi_document
 
 
 def test_committed_document_matches_the_code() -> None:

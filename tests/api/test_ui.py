@@ -117,7 +117,7 @@ def test_forms_need_the_csrf_token_and_this_origin(app: Litestar, browser: Clien
 
 
 def test_an_expired_session_is_refused(app: Litestar, browser: Client, settings: Settings, record_id: str) -> None:
-    store = ClientStore(app.state.services.engine)
+    store = ClientStore(app.state.services.db)
     key = issue_key(app, Role.REVIEWER, "expiring")
     client_id = store.find("expiring")[0].id
     backend = TlsAwareSessionBackend(session_config(ui_secret(settings.ui_secret_path()), 60))
@@ -134,7 +134,7 @@ def test_a_revoked_client_is_signed_out_on_its_next_request(app: Litestar, brows
                                                             client_as: Callable[..., Client]) -> None:
     sign_in(browser, issue_key(app, Role.REVIEWER, "leaving"))
     assert browser.get("/ui/").status_code == 200
-    store = ClientStore(app.state.services.engine)
+    store = ClientStore(app.state.services.db)
     store.revoke(store.find("leaving")[0].id)
     response = browser.get(f"/ui/assessments/{record_id}", follow_redirects=False)
     assert response.status_code == 303
@@ -172,7 +172,7 @@ def test_who_may_open_each_page(app: Litestar, client: Client, record_id: str, m
     admitted = UI_PAGES[(method, path)]
     assert admitted is not None
     concrete = path.format(record_id=record_id)
-    store = ClientStore(app.state.services.engine)
+    store = ClientStore(app.state.services.db)
     seen: dict[str, int | str] = {}
     expected: dict[str, int | str] = {}
     for who in [*(role.value for role in Role), "no session", "revoked"]:

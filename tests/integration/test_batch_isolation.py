@@ -37,7 +37,7 @@ def drafts(app: Litestar, count: int, poison: dict[int, Callable[[Draft], Draft]
 
 def writer(app: Litestar) -> ChainWriter:
     services = app.state.services
-    return ChainWriter(services.engine, services.keyring, services.settings.log_name, 256, services.writer.sqlite)
+    return ChainWriter(services.db, services.keyring, services.settings.log_name, 256)
 
 
 def refusing(_conn: Connection, _appended: Appended) -> None:

@@ -49,7 +49,7 @@ def test_clients_create_checks_the_name_as_the_api_does(app: Litestar, settings:
     result = advisor("clients", "create", name, "--role", "assessor", cwd=tmp_path, env=env_of(settings))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "invalid client name" in result.stderr
-    assert ClientStore(app.state.services.engine).all() == []
+    assert ClientStore(app.state.services.db).all() == []
 
 
 def test_assess_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:

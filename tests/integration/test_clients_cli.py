@@ -17,7 +17,7 @@ import pytest
 from advisor.auth.bootstrap import ensure_bootstrap_admin
 from advisor.auth.clients import ClientStore
 from advisor.settings import PROJECT_ROOT, Settings
-from advisor.store.database import is_sqlite, make_engine, migrate
+from advisor.store.database import Database, migrate
 from tests.network import free_port
 
 
@@ -45,34 +45,50 @@ def test_create_list_revoke(tmp_path: Path) -> None:
     [entry] = json.loads(listed.stdout)
     assert (entry["name"], entry["role"], entry["revoked_at"]) == ("hr-portal", "assessor", None)
     assert key not in listed.stdout
-    store = ClientStore(make_engine(Settings(database_url=env["ADVISOR_DATABASE_URL"])))
+    store = ClientStore(Database.open(Settings(database_url=env["ADVISOR_DATABASE_URL"])))
     try:
         assert store.authenticate(key) is not None
         revoked = advisor("clients", "revoke", "hr-portal", env=env)
         assert revoked.returncode == 0, revoked.stderr
         assert store.authenticate(key) is None
     finally:
-        store.engine.dispose()
+        store.db.dispose()
     assert advisor("clients", "revoke", "hr-portal", env=env).returncode == 1  # no active client of that name
     assert advisor("clients", "create", "x", "--role", "root", env=env).returncode == 2
 
 
 def test_bootstrap_creates_one_admin_and_a_0600_file(settings: Settings, tmp_path: Path) -> None:
     migrate(settings)
-    engine = make_engine(settings)
+    db = Database.open(settings)
     credential = tmp_path / "var" / "admin-credential"
     try:
-        sqlite = is_sqlite(settings.database_url)
-        assert ensure_bootstrap_admin(engine, sqlite, credential) == credential
+        assert ensure_bootstrap_admin(db, credential) == credential
         assert stat.S_IMODE(credential.stat().st_mode) == 0o600
         key = credential.read_text().strip()
-        principal = ClientStore(engine).authenticate(key)
+        principal = ClientStore(db).authenticate(key)
         assert principal is not None
         assert {r.value for r in principal.roles} == {"admin"}
-        assert ensure_bootstrap_admin(engine, sqlite, credential) is None  # a client exists: never again
+        assert ensure_bootstrap_admin(db, credential) is None  # a client exists: never again
         assert credential.read_text().strip() == key
     finally:
-        engine.dispose()
+        db.dispose()
+
+
+def test_no_admin_is_created_whose_key_could_not_be_written(settings: Settings, tmp_path: Path) -> None:
+    """The key file is written inside the admin's transaction: when writing it fails, the admin rolls back."""
+    migrate(settings)
+    db = Database.open(settings)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    try:
+        with pytest.raises(FileExistsError):  # its directory is a file
+            ensure_bootstrap_admin(db, blocked / "admin-credential")
+        assert ClientStore(db).all() == []
+        credential = tmp_path / "var" / "admin-credential"
+        assert ensure_bootstrap_admin(db, credential) == credential  # the next start creates it
+        assert [c.name for c in ClientStore(db).all()] == ["bootstrap-admin"]
+    finally:
+        db.dispose()
 
 
 def get(url: str, key: str | None = None) -> int:

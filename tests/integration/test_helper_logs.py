@@ -86,7 +86,7 @@ def wait_for(path: Path, marker: str, timeout: float = 10) -> str:
 def test_the_writer_process_logs_json_with_the_request_id_and_no_data(app: Litestar, tmp_path: Path) -> None:
     services: Services = app.state.services
     assert isinstance(services.writer, WriterProcess)
-    store = IdempotencyStore(services.engine, services.writer.sqlite, 24)
+    store = IdempotencyStore(services.db, 24)
     claim = store.claim("cl-test", "stolen", "f" * 64)
     assert isinstance(claim, Claimed)
     with services.engine.begin() as conn:  # the claim is lost: the writer refuses the draft and logs why

@@ -30,7 +30,7 @@ from advisor.audit.keys import SigningKey
 from advisor.audit.verify import Anchor, Problem, StoredRecord, VerifyResult, load_keys
 from advisor.services import Services
 from advisor.settings import Settings
-from advisor.store.database import begin_locked, lock_head, make_engine, migrate
+from advisor.store.database import make_engine, migrate
 from advisor.store.keyring import KeyRing, jwks
 from advisor.store.rows import row_source
 from advisor.store.tree import current_checkpoint
@@ -227,7 +227,7 @@ def test_key_smuggled_into_the_database_is_caught_only_with_a_pinned_jwks(settin
 @MODES
 def test_deleted_newest_rows_are_caught_only_with_a_checkpoint(settings: Settings, services: Services,
                                                                workers: int) -> None:
-    checkpoint = current_checkpoint(services.engine, services.keyring, settings.log_name)
+    checkpoint = current_checkpoint(services.db, services.keyring, settings.log_name)
     with services.engine.connect() as conn:
         anchor = verify_checkpoint(checkpoint, load_keys(jwks(conn)), settings.log_name)
     assert anchor.size == COUNT
@@ -267,16 +267,14 @@ class RetiredKeyRing(KeyRing):
 @MODES
 def test_record_signed_outside_its_key_window_is_retired_key(settings: Settings, services: Services,
                                                              workers: int) -> None:
-    sqlite = services.writer.sqlite
-    with services.engine.connect() as conn, begin_locked(conn, sqlite):
-        lock_head(conn, sqlite)
+    with services.db.locked() as conn:
         retired = services.keyring.active(conn)
         services.keyring.rotate(conn)
     append_records(services, 3)  # signed by the new key: sound
     draft = Draft.new(id=str(uuid.uuid4()), requester="cl-0000000000000bad",
                       recommendation=services.advisor.assess(make_profile()))
-    with services.engine.connect() as conn, begin_locked(conn, sqlite):
-        append_batch(conn, RetiredKeyRing(settings.keys_dir, retired), settings.log_name, [draft], sqlite)
+    with services.db.writing() as conn:
+        append_batch(conn, RetiredKeyRing(settings.keys_dir, retired), settings.log_name, [draft], services.db)
     result = verify(settings, services, workers)
     assert found(result) == (COUNT + 4, "retired_key")
     assert retired.kid in problem_of(result).detail

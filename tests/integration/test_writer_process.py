@@ -73,7 +73,7 @@ def test_an_idempotent_retry_replays_what_the_writer_process_completed(client: T
 
 def test_a_lost_claim_comes_back_as_lease_lost(app: Litestar, client: TestClient[Litestar]) -> None:
     services: Services = app.state.services
-    store = IdempotencyStore(services.engine, services.writer.sqlite, 24)
+    store = IdempotencyStore(services.db, 24)
     claim = store.claim("cl-test", "stolen", "f" * 64)
     assert isinstance(claim, Claimed)
     with services.engine.begin() as conn:  # another process took the claim over meanwhile

@@ -14,11 +14,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from advisor.adr import decision_record
 from advisor.application.evaluate import Advisor
 from advisor.audit.record import Assessment, Receipt
 from advisor.domain.profile import Profile
 from advisor.domain.review import Review, status_of
+from advisor.reports.adr import decision_record
 from advisor.settings import PROJECT_ROOT
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "adr.md"

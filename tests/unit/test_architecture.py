@@ -12,28 +12,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "advisor"
 DATABASE_MODULES = ("sqlalchemy", "alembic", "psycopg", "sqlite3", "advisor.store")
 # msgspec is how the core declares its types (``Struct``, ``Meta``): it counts as typing, not I/O.
 TYPING = ("msgspec",)
 WIRING = ("advisor.app", "advisor.services")  # create_app and the bag it wires: they hold the Engine
-
-# Known violations in areas other branches are changing at the same time (issue 15): each entry is
-# expected to fail its rule, and the test fails once it no longer does, so that the entry is deleted.
-KNOWN: dict[tuple[str, str], str] = {
-    ("advisor.api.audit", "sqlalchemy"): "receives the Engine as a typed dependency (until a Database object)",
-    ("advisor.api.proofs", "sqlalchemy"): "receives the Engine as a typed dependency (until a Database object)",
-    ("advisor.ui.pages", "sqlalchemy"): "receives the Engine as a typed dependency (until a Database object)",
-    ("advisor.api.problems", "sqlalchemy"): "maps DBAPIError to 503 (until the store raises its own errors)",
-    ("advisor.api.meta", "sqlalchemy"): "readiness runs SELECT 1 itself (until a Database object answers it)",
-    ("advisor.auth.clients", "sqlalchemy"): "only Engine/Connection in signatures (until a Database object)",
-    ("advisor.auth.bootstrap", "sqlalchemy"): "only Engine in signatures (until a Database object)",
-    ("advisor.cli", "sqlalchemy"): "maps DBAPIError to an exit status (until the store raises its own)",
-}
-
 
 def module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
@@ -158,10 +142,10 @@ def test_no_import_cycle_between_packages() -> None:
     assert cycles(package_graph(import_graph())) == []
 
 
-def test_layering_rules_hold_but_for_the_known_exceptions() -> None:
+def test_layering_rules_hold() -> None:
     """domain: itself and the standard library; costs: also domain; audit: no database module;
-    sqlalchemy: only the store (and the wiring in ``advisor.app``)."""
-    assert violations(import_graph()) - KNOWN.keys() == set()
+    sqlalchemy: only the store (and the wiring in ``advisor.app`` and ``advisor.services``)."""
+    assert violations(import_graph()) == set()
 
 
 def controllers_importing_the_bag(graph: Mapping[str, set[str]]) -> set[str]:
@@ -175,12 +159,6 @@ def test_controllers_name_typed_pieces_not_the_services_bag() -> None:
     assert controllers_importing_the_bag(import_graph()) == set()
 
 
-@pytest.mark.parametrize("edge", sorted(KNOWN), ids=lambda edge: f"{edge[0]}->{edge[1]}")
-def test_each_known_exception_still_exists(edge: tuple[str, str]) -> None:
-    """Strict, like ``xfail(strict=True)``: once another branch removes the import, delete the entry."""
-    assert edge in violations(import_graph()), f"{edge} no longer violates a rule: delete it from KNOWN"
-
-
 def test_the_check_sees_a_cycle_a_function_level_import_hides(tmp_path: Path) -> None:
     package = tmp_path / "advisor"
     (package / "store").mkdir(parents=True)
@@ -190,6 +168,9 @@ def test_the_check_sees_a_cycle_a_function_level_import_hides(tmp_path: Path) ->
     (package / "store" / "idempotency.py").write_text("from advisor.store.writer import f\n")
     (package / "audit.py").write_text("from advisor.store.writer import f\n")
     (package / "domain.py").write_text("import json\nimport httpx\n")
+    (package / "api.py").write_text("def ready() -> None:\n    from sqlalchemy.exc import DBAPIError\n")
+    (package / "app.py").write_text("from sqlalchemy import Engine\n")  # the wiring may
     graph = import_graph(package)
     assert cycles(module_graph(graph)) == [["advisor.store.idempotency", "advisor.store.writer"]]
-    assert violations(graph) == {("advisor.audit", "advisor.store.writer"), ("advisor.domain", "httpx")}
+    assert violations(graph) == {("advisor.audit", "advisor.store.writer"), ("advisor.domain", "httpx"),
+                                 ("advisor.api", "sqlalchemy")}

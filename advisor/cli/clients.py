@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 def _store(settings: Settings) -> ClientStore:
     from advisor.auth.clients import ClientStore
-    from advisor.store.database import make_engine
+    from advisor.store.database import Database
 
-    return ClientStore(make_engine(settings, pool_size=1))
+    return ClientStore(Database.open(settings, pool_size=1))
 
 
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -40,7 +40,7 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     try:
         client, key = store.create(args.name, Role(args.role))
     finally:
-        store.engine.dispose()
+        store.db.dispose()
     print(f"created {client.role} client {client.id} ({client.name}); its API key, shown only now:",
           file=sys.stderr)
     print(key)
@@ -52,7 +52,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     try:
         found = store.all()
     finally:
-        store.engine.dispose()
+        store.db.dispose()
     if args.json:
         print(json.dumps([{"id": c.id, "name": c.name, "role": c.role.value, "created_at": c.created_at,
                            "revoked_at": c.revoked_at} for c in found], indent=2))
@@ -84,7 +84,7 @@ def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
         if client is None:  # pragma: no cover - found just above; clients are never deleted
             return 1
     finally:
-        store.engine.dispose()
+        store.db.dispose()
     print(f"revoked {client.id} ({client.name}) at {client.revoked_at}; its key no longer works anywhere",
           file=sys.stderr)
     return 0

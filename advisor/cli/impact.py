@@ -280,8 +280,8 @@ def _filters(args: argparse.Namespace) -> ListFilter:
 
 
 def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
-    """``advisor impact`` (the parser is in cli.py): the report on stdout, the progress bar on stderr."""
-    from advisor.store.database import make_engine
+    """``advisor impact`` (the parser is in cli/main.py): the report on stdout, the progress bar on stderr."""
+    from advisor.store.database import Database
 
     try:
         where = _filters(args)
@@ -299,14 +299,14 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     except (RulebookError, ValueError, OSError) as exc:
         print(f"impact: the proposed rules or catalogs do not load: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    engine = make_engine(settings)
+    db = Database.open(settings)
     try:
-        replayer = Replayer(proposed, VersionStore(engine), known=current)
-        records = RecordStream(engine, where.organization)
+        replayer = Replayer(proposed, VersionStore(db.engine), known=current)
+        records = RecordStream(db.engine, where.organization)
         tick: Callable[[int], None] = (lambda n: None) if args.no_progress else Progress(records.count(), sys.stderr)
         report = Impact(proposed, replayer).run(records.newest_first(BATCH), where, tick)
     finally:
-        engine.dispose()
+        db.dispose()
     if args.json:
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(report)).decode() + "\n")
     else:

@@ -87,15 +87,15 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
         elif args.vkey:
             jwks_doc = jwks_of_verifier_key(args.vkey)
         else:
-            from advisor.store.database import make_engine
+            from advisor.store.database import Database
             from advisor.store.keyring import jwks
 
-            engine = make_engine(settings, pool_size=1)
+            db = Database.open(settings, pool_size=1)
             try:
-                with engine.connect() as conn:
+                with db.connect() as conn:
                     jwks_doc = jwks(conn)
             finally:
-                engine.dispose()
+                db.dispose()
         keys = load_keys(jwks_doc)
         if any(is_chain_format(note) for note in notes):
             raise CheckpointError("a chain-format checkpoint (from before the Merkle tree) has no Merkle root: "
@@ -112,15 +112,15 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
             path = [base64.b64decode(h, validate=True) for h in document["consistency_path"]]
             source = str(args.proof)
         else:
-            from advisor.store.database import make_engine
+            from advisor.store.database import Database
             from advisor.store.tree import prove_consistency
 
-            engine = make_engine(settings, pool_size=1)
+            db = Database.open(settings, pool_size=1)
             try:
-                with engine.connect() as conn:
+                with db.connect() as conn:
                     path = prove_consistency(conn, old, new) if old else []
             finally:
-                engine.dispose()
+                db.dispose()
             source = "the database"
     except Exception as exc:
         return _cannot_verify(exc, (KeyError, TypeError))
@@ -190,9 +190,10 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     from advisor.audit.checkpoint import anchor_of_note, verify_note
     from advisor.audit.verify import Anchor, export_records, load_keys, verify_records
+    from advisor.store.database import Database
     from advisor.store.verification import verify_database
 
-    engine = None
+    db: Database | None = None
     trusted = ""
     try:
         anchors: list[Anchor] = []
@@ -204,14 +205,13 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                 raise OSError(f"no export file {export}")
             jwks_doc, trusted = trusted_keys(args, export)
         else:
-            from advisor.store.database import make_engine
             from advisor.store.keyring import jwks
             from advisor.store.repository import Repository
 
-            engine = make_engine(settings, pool_size=2)
-            with engine.connect() as conn:
+            db = Database.open(settings, pool_size=2)
+            with db.connect() as conn:
                 jwks_doc = _read_json(Path(args.jwks)) if args.jwks else jwks(conn)
-            total, log_name = Repository(engine).head()[0], settings.log_name
+            total, log_name = Repository(db.engine).head()[0], settings.log_name
         keys = load_keys(jwks_doc)
         if args.checkpoint:
             note = read_checkpoint(Path(args.checkpoint[0]))
@@ -223,9 +223,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     bar = ProgressBar(total)
     progress = None if args.quiet else bar
     try:
-        if engine is not None:
+        if db is not None:
             try:
-                result = verify_database(engine, settings.log_name, jwks=jwks_doc, anchors=anchors,
+                result = verify_database(db.engine, settings.log_name, jwks=jwks_doc, anchors=anchors,
                                          workers=args.workers, progress=progress)
             except DATABASE_ERRORS as exc:  # corrupt or unreadable mid-way: unusable input, not a problem found
                 print(f"\ncannot verify: the database cannot be read: {describe_database_error(exc)}", file=sys.stderr)
@@ -237,8 +237,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if progress is not None:
             bar.close()
-        if engine is not None:
-            engine.dispose()
+        if db is not None:
+            db.dispose()
     if result.problem is None:
         keys_note = f"; keys: {trusted}" if args.file else ""
         print(f"ok: {result.records} records verified; head seq {result.last_seq} hash {result.last_hash}{keys_note}")
@@ -251,25 +251,25 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.jws import attach
     from advisor.audit.verify import CheckpointLine, ExportLine, StoredHead
-    from advisor.store.database import make_engine
+    from advisor.store.database import Database
     from advisor.store.keyring import jwks
     from advisor.store.repository import Repository
     from advisor.store.verification import database_log
 
     output = Path(args.file)
     jwks_path = Path(args.jwks) if args.jwks else default_jwks_path(output)
-    engine = make_engine(settings, pool_size=2)
+    db = Database.open(settings, pool_size=2)
     encoder = msgspec.json.Encoder()
     try:
-        size, head_hash = Repository(engine).head()  # a consistent end: later appends are not exported
-        with engine.connect() as conn:
+        size, head_hash = Repository(db.engine).head()  # a consistent end: later appends are not exported
+        with db.connect() as conn:
             keys = jwks(conn)
         output.parent.mkdir(parents=True, exist_ok=True)
         scratch = output.with_name(f".{output.name}.partial")
         count = heads = 0
         with scratch.open("wb") as handle:
             # Each commit's signed checkpoint follows its last record: records signed per commit need it.
-            for item in database_log(engine, up_to=size):
+            for item in database_log(db.engine, up_to=size):
                 if isinstance(item, StoredHead):
                     handle.write(encoder.encode(CheckpointLine(size=item.size, checkpoint=item.note)) + b"\n")
                     heads += 1
@@ -286,7 +286,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         os.replace(scratch, output)
         jwks_path.write_text(json.dumps(keys, indent=2, sort_keys=True) + "\n")
     finally:
-        engine.dispose()
+        db.dispose()
     print(f"exported {count} records and {heads} signed checkpoints (head seq {size}, hash {head_hash}) to {output}; "
           f"keys in {jwks_path}",
           file=sys.stderr)
@@ -296,18 +296,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from advisor.audit.checkpoint import verifier_key
     from advisor.audit.keys import public_key_from_jwk
-    from advisor.store.database import make_engine
+    from advisor.store.database import Database
     from advisor.store.keyring import KeyRing, jwks
     from advisor.store.tree import current_checkpoint
 
-    engine = make_engine(settings, pool_size=1)
+    db = Database.open(settings, pool_size=1)
     try:
-        checkpoint = current_checkpoint(engine, KeyRing(settings.keys_dir, settings.signing_key_file),
+        checkpoint = current_checkpoint(db, KeyRing(settings.keys_dir, settings.signing_key_file),
                                         settings.log_name)
-        with engine.connect() as conn:
+        with db.connect() as conn:
             signer = next(k for k in jwks(conn)["keys"] if k["kid"] == checkpoint.key_id)
     finally:
-        engine.dispose()
+        db.dispose()
     output = Path(args.file)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(msgspec.json.format(msgspec.json.encode(checkpoint), indent=2) + b"\n")
@@ -319,19 +319,18 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(_args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.store.database import chain_locked, is_sqlite, make_engine, normalise_url
+    from advisor.store.database import Database
     from advisor.store.keyring import KeyRing
 
-    sqlite = is_sqlite(normalise_url(settings.database_url))
-    engine = make_engine(settings, pool_size=1)
+    db = Database.open(settings, pool_size=1)
     keyring = KeyRing(settings.keys_dir, settings.signing_key_file)
     try:
         # Under the chain lock, like every append: no record is signed by a key retired before it.
-        with chain_locked(engine, sqlite) as conn:
+        with db.locked() as conn:
             retired = KeyRing.active_kid(conn)
             key = keyring.rotate(conn)
     finally:
-        engine.dispose()
+        db.dispose()
     print(f"new signing key {key.kid} ({settings.keys_dir / (key.kid + '.pem')}); retired {retired or 'none'}. "
           "Every process that appends needs the new key file in its keys directory.", file=sys.stderr)
     return 0

@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from advisor.audit_cli import add_audit_commands
-from advisor.clients_cli import add_client_commands
+from advisor.cli.audit import add_audit_commands
+from advisor.cli.clients import add_client_commands
 from advisor.settings import PROJECT_ROOT, Settings, helper_processes, usable_cores
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -27,7 +27,7 @@ def openapi_document() -> bytes:
     with tempfile.TemporaryDirectory() as scratch:  # the app is built, never started: nothing is written
         app = create_app(Settings(database_url=f"sqlite:///{scratch}/unused.db", keys_dir=Path(scratch)))
         schema = app.openapi_schema.to_schema()
-        app.state.services.engine.dispose()
+        app.state.services.db.dispose()
     return msgspec.json.format(msgspec.json.encode(schema, order="sorted"), indent=2) + b"\n"
 
 
@@ -35,12 +35,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import logging.config
 
     import uvicorn
-    from sqlalchemy.engine import make_url
 
     from advisor.app import build_services, ensure_signing_key
     from advisor.auth.bootstrap import prepare_access
     from advisor.logs import uvicorn_log_config
-    from advisor.store.database import migrate
+    from advisor.store.database import display_url, migrate
 
     if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         import tempfile  # each worker counts on its own: they share their counters through files here
@@ -55,11 +54,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     migrate(settings)
     services = build_services(settings)
     ensure_signing_key(services)
-    prepare_access(services.engine, services.writer.sqlite, settings.bootstrap_admin_file,
+    prepare_access(services.db, settings.bootstrap_admin_file,
                    settings.idempotency_ttl_hours)  # first start: an admin key, written to a 0600 file only
-    services.engine.dispose()
+    services.db.dispose()
     logging.getLogger("advisor").info("LLM Hosting Advisor on http://%s:%s (docs at /docs), database %s", args.host,
-                                      args.port, make_url(settings.database_url).render_as_string(hide_password=True))
+                                      args.port, display_url(settings.database_url))
     uvicorn.run("advisor.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level=settings.log_level.lower(), access_log=False, log_config=log_config,
                 http="advisor.server:DeadlineHttpProtocol", timeout_keep_alive=settings.keep_alive_timeout_seconds,
@@ -86,7 +85,7 @@ def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(recommendation)).decode() + "\n")
         return 0
-    from advisor.report import render_table
+    from advisor.cli.report import render_table
 
     print(render_table(recommendation))
     return 0
@@ -126,21 +125,21 @@ def add_impact_command(sub: Any) -> None:
 
 
 def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
-    from advisor.impact import cmd_impact as run
+    from advisor.cli.impact import cmd_impact as run
 
     return run(args, settings)
 
 
 def cmd_adr(args: argparse.Namespace, settings: Settings) -> int:
     """A stored assessment as a MADR decision record (the text of ``GET /assessments/{id}/adr``)."""
-    from advisor.adr import decision_record
     from advisor.audit.record import Assessment
-    from advisor.store.database import make_engine
+    from advisor.reports.adr import decision_record
+    from advisor.store.database import Database
     from advisor.store.errors import RecordIntegrityError
     from advisor.store.repository import Repository
 
-    engine = make_engine(settings)
-    repository = Repository(engine)
+    db = Database.open(settings)
+    repository = Repository(db.engine)
     required = settings.review_accepts_required
     try:
         body = repository.get(args.id)
@@ -153,7 +152,7 @@ def cmd_adr(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cannot write a decision record: {exc}", file=sys.stderr)
         return 1
     finally:
-        engine.dispose()
+        db.dispose()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)

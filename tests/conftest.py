@@ -6,6 +6,11 @@ copied from a SQLite file and cloned from a PostgreSQL template that were migrat
 Tests of the migrations themselves ask for an empty database with ``@pytest.mark.empty_database``.
 PostgreSQL tests skip with a reason when the server is unreachable, except under CI (``CI`` set),
 where they fail instead.
+
+Under pytest-xdist (``.ci/test``) every worker is a process of its own with its own session fixtures: its own
+temporary directory (so its own migrated SQLite file), its own run token (so its own PostgreSQL template and
+database names, ``advisor_t_<token>_...``) and its own advisory lock, which keeps the other workers from
+taking its databases for a killed run's leftovers. Servers the tests start listen on free ports only.
 """
 
 from __future__ import annotations

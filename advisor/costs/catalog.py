@@ -345,9 +345,20 @@ class LoadedCatalog(msgspec.Struct, frozen=True, kw_only=True):
 
 def decode_catalog(raw: bytes, where: str = "catalog") -> LoadedCatalog:
     try:
-        data = msgspec.toml.decode(raw, type=Catalog)
+        return _decoded(raw)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{where}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def _decoded(raw: bytes) -> LoadedCatalog:
+    """Decoding and checking a catalog costs about 50 ms; the same bytes always give the same frozen catalog.
+
+    So every app a process builds (each test's, a reload), and every kept version read back, shares one
+    decode per distinct file content. Keyed by the bytes themselves, so an edited file is decoded afresh;
+    a failed decode is not kept (it raises again, with the caller's ``where``).
+    """
+    data = msgspec.toml.decode(raw, type=Catalog)
     return LoadedCatalog(data=data, digest="sha256:" + hashlib.sha256(raw).hexdigest(), raw=raw)
 
 

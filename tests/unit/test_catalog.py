@@ -7,7 +7,15 @@ from decimal import Decimal
 import pytest
 
 from advisor.application.evaluate import Advisor
-from advisor.costs.catalog import Assumption, Catalog, GpuInstance, ManagedOffering, OnPremServer, Platform
+from advisor.costs.catalog import (
+    Assumption,
+    Catalog,
+    GpuInstance,
+    ManagedOffering,
+    OnPremServer,
+    Platform,
+    decode_catalog,
+)
 
 # Plausible ranges for late-2026 prices; a figure outside is a typo (a misplaced decimal point, a monthly
 # figure in an hourly field) until someone widens the range with a reason.
@@ -87,3 +95,19 @@ def test_assumption_defaults_lie_in_their_bands(advisor: Advisor, catalog: str) 
     for a in advisor.catalogs[catalog].data.assumptions:
         if a.low is not None and a.high is not None:
             assert a.low <= a.value <= a.high, (a.id, a.low, a.value, a.high)
+
+
+def test_the_same_bytes_decode_once_and_edited_bytes_afresh(advisor: Advisor) -> None:
+    """Every app a process builds shares one decode per file content; an edit is never served stale."""
+    raw = advisor.catalogs["sourced-2026-12"].raw
+    first, again = decode_catalog(raw), decode_catalog(bytes(raw))  # equal bytes, another object
+    assert again is first
+    edited = raw.replace(b'as_of = "', b'as_of = "edited ', 1)
+    changed = decode_catalog(edited)
+    assert changed is not first
+    assert changed.digest != first.digest
+    assert changed.data.catalog.as_of.startswith("edited ")
+    broken = raw.replace(b"[[platforms]]", b"[[platform]]", 1)
+    for where in ("first.toml", "second.toml"):  # a failure is not kept: each caller hears its own name
+        with pytest.raises(ValueError, match=rf"^{where}: "):
+            decode_catalog(broken, where)

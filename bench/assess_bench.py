@@ -1,6 +1,7 @@
 """POST /assess under load against a bare Litestar echo endpoint, in one run.
 
 Usage: .venv/bin/python -m bench.assess_bench [--profiles 1000] [--connections 64] [--seconds 15]
+       [--offered 0.5]
 
 Needs `wrk` (apt-get install wrk). Each server runs as one uvicorn worker on loopback; wrk uses one
 thread. The advisor's worker starts its evaluator processes as it would in production
@@ -8,6 +9,11 @@ thread. The advisor's worker starts its evaluator processes as it would in produ
 advisor server runs with ADVISOR_AUTH_REQUIRED=false so the load measures assessing, not key lookups. Prints req/s and
 p50/p99 for both, the ratio, whether every acknowledged request was committed, and the rule
 engine's median evaluation time against its floor (one rule).
+
+A closed loop at its peak measures queueing as much as service, so the advisor is then offered a fixed rate
+(``--offered`` times the peak wrk measured, 50% by default) in an open loop (:func:`open_loop`): the same
+profiles, sent on a fixed schedule whatever the answers, each latency counted from the request's scheduled
+time (no coordinated omission). `hey -q` is not used: its workers tick together, so it sends bursts.
 """
 
 from __future__ import annotations
@@ -81,6 +87,38 @@ def run_wrk(port: int, script: Path, connections: int, seconds: int) -> dict[str
             "errors": int(match[4]), "rps": float(rate[1])}
 
 
+def open_loop(port: int, bodies: list[str], rate: float, seconds: int) -> dict[str, float]:
+    """POST /assess at ``rate`` requests/s for ``seconds``, one request every 1/rate s whatever the answers."""
+    import asyncio
+
+    import httpx
+
+    async def run() -> tuple[list[float], int, int]:
+        latencies: list[float] = []
+        codes = {"created": 0, "other": 0}
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
+
+            async def one(body: str, due: float) -> None:
+                response = await client.post("/assess", content=body, headers={"content-type": "application/json"})
+                latencies.append(time.perf_counter() - due)
+                codes["created" if response.status_code == 201 else "other"] += 1
+
+            start = time.perf_counter() + 0.1
+            tasks = []
+            for i in range(int(rate * seconds)):
+                due = start + i / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(bodies[i % len(bodies)], due)))
+            await asyncio.gather(*tasks)
+        return latencies, codes["created"], codes["other"]
+
+    latencies, created, other = asyncio.run(run())
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"offered": rate, "p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000, "created": created,
+            "answered": created + other}
+
+
 def serve(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([PYTHON, "-m", "uvicorn", *args, "--log-level", "warning", "--no-access-log"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -131,6 +169,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for both servers")
+    parser.add_argument("--offered", type=float, default=0.5, help="open-loop rate, as a fraction of the peak")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -157,6 +196,8 @@ def main() -> None:
             wait_ready(port, "/health" if path == "/assess" else "/schema/openapi.json")
             run_wrk(port, script, args.connections, 3)  # warm-up
             results[name] = run_wrk(port, script, args.connections, args.seconds)
+            if path == "/assess":
+                offered = open_loop(port, bodies, args.offered * results[name]["rps"], args.seconds)
         finally:
             stop(server)
 
@@ -164,7 +205,7 @@ def main() -> None:
 
     with sqlite3.connect(scratch / "bench.db") as db:
         stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
-    acknowledged = results["POST /assess"]["requests"]  # includes the warm-up run's records below
+    acknowledged = results["POST /assess"]["requests"]  # the warm-up's and the open loop's records come on top
 
     from advisor.workers.evaluators import default_evaluators
 
@@ -178,6 +219,9 @@ def main() -> None:
     ratio = results["POST /assess"]["rps"] / results["bare echo"]["rps"]
     print(f"throughput ratio assess/bare: {ratio:.2f} (target >= 0.30); "
           f"assess p99 {results['POST /assess']['p99_ms']:.1f} ms (target < 25)")
+    print(f"open loop at {args.offered:.0%} of the peak ({offered['offered']:.0f} req/s offered for {args.seconds}s, "
+          f"{offered['created']} of {offered['answered']} answered 201): p50 {offered['p50_ms']:.1f} ms, "
+          f"p99 {offered['p99_ms']:.1f} ms")
     print(f"records stored: {stored} (measured run acknowledged {acknowledged}, plus the warm-up's); "
           f"every 201 committed first: {'yes' if stored >= acknowledged else 'NO'}")
     rules_us, floor_us = rule_timings(profiles)

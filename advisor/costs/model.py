@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Final
@@ -25,7 +23,8 @@ from typing import Final
 import msgspec
 
 from advisor.costs.assumptions import Resolved
-from advisor.costs.crossing import GRID, sustained_from
+from advisor.costs.candidates import candidate_plans
+from advisor.costs.crossing import sustained_from
 from advisor.costs.fleet import Fleet, Plan, Sizer
 from advisor.costs.managed import Choice, ManagedPricer
 from advisor.costs.money import cents, num, usd
@@ -42,15 +41,6 @@ FLEET_ITEMS: Final = frozenset({"ops_overhead_monthly_usd", "weeks_self_hosted_s
                                 "weeks_cloud_provisioning", "weeks_procurement_with_relationship",
                                 "weeks_procurement_without_relationship"})
 PER_NODE_ITEMS: Final = frozenset({"ops_overhead_monthly_usd"})
-# Every assumption a plan list depends on (memory fit, unit prices, the pruning's sizing and staff).
-_PLAN_INPUTS: Final = ("gpu_memory_usable_share", "reserved_1y_discount", "reserved_3y_discount", "spot_discount",
-                       "onprem_amortisation_months", "onprem_pue", "onprem_electricity_usd_per_kwh",
-                       "onprem_colocation_usd_per_kw_month", "onprem_support_share_per_year", "utilisation_target",
-                       "redundancy_spare_replicas", "engineer_annual_usd", "loaded_cost_multiplier", "fte_per_node",
-                       "oncall_min_fte", "ops_overhead_per_node_monthly_usd")
-_PLANS: OrderedDict[tuple[object, ...], list[Plan]] = OrderedDict()
-_PLANS_MAX: Final = 2048
-_PLANS_LOCK = threading.Lock()
 
 
 class OptionPrice(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,8 +87,9 @@ class PricingRun:
         self.share = Decimal(repr(profile.workload.simple_task_share))
         self.main: Choice = self.managed.choose(self.capability)
         self.small: Choice = self.managed.choose("small", comparator=False)
-        self.plans: list[Plan] = self._candidate_plans(self.capability, "fte_self_hosted")
-        self.small_plans: list[Plan] = self._candidate_plans("small", "fte_hybrid")
+        self.plans: list[Plan] = candidate_plans(profile, assumptions, self.sizer, self.capability,
+                                                 "fte_self_hosted")
+        self.small_plans: list[Plan] = candidate_plans(profile, assumptions, self.sizer, "small", "fte_hybrid")
         self._costs: dict[tuple[OptionName, Decimal], Decimal | None] = {}
         self._sustained: dict[tuple[OptionName, OptionName, Decimal], int | None] = {}
         self._memo: dict[tuple[object, ...], RuleItems | Decimal] = {}  # per-run arithmetic that repeats
@@ -123,57 +114,6 @@ class PricingRun:
             self._sustained[key] = sustained_from(lambda v: self.cost(riskier, v), lambda v: self.cost(safer, v),
                                                   steps, factor)
         return self._sustained[key]
-
-    def _candidate_plans(self, capability: Capability, base_item: str) -> list[Plan]:
-        """The plans a run searches, shared between runs (and requests) that would build the same.
-
-        Where a latency need is met by some plan, only such plans are considered; plans that are
-        never the cheapest at any volume of a fixed sample are dropped, so searches stay fast. The
-        sample does not depend on the profile's volume, so neither do the cost curves.
-        """
-        a, w, sizer = self.assumptions, self.profile.workload, self.sizer
-        key = (a.loaded.digest, capability, base_item, w.output_share, w.latency_p95_ms, w.peak_to_average,
-               w.availability, self.profile.compliance.data_residency, sizer.owned_only,
-               self.profile.infrastructure.gpu_procurement, sizer.provisioning, sizer.autoscaling,
-               tuple((k, a.value(k), a.overridden(k)) for k in (*_PLAN_INPUTS, base_item)))
-        with _PLANS_LOCK:
-            found = _PLANS.get(key)
-            if found is not None:
-                _PLANS.move_to_end(key)
-                return found
-        found = self._useful(_meeting_latency(sizer.plans(capability)), base_item)
-        with _PLANS_LOCK:
-            _PLANS[key] = found
-            if len(_PLANS) > _PLANS_MAX:
-                _PLANS.popitem(last=False)
-        return found
-
-    def _useful(self, plans: list[Plan], base_item: str) -> list[Plan]:
-        """The plans that are cheapest at some volume of a fixed sample (a quick float estimate)."""
-        if len(plans) <= 3:
-            return plans
-        a, sizer = self.assumptions, self.sizer
-        salary = float(a.value("engineer_annual_usd") * a.value("loaded_cost_multiplier") / 12)
-        base, per_node = float(a.value(base_item)), float(a.value("fte_per_node"))
-        floor = float(a.value("oncall_min_fte")) if self.profile.workload.availability == "24x7" else 0.0
-        ops = float(a.value("ops_overhead_per_node_monthly_usd"))
-        spare, peak, headroom = sizer.spare, float(sizer.peak_ratio), float(sizer.headroom)
-        shapes = [(float(sizer.replica_tok_s(p)) * 86_400, float(p.pack), float(p.unit_monthly), p.unit_gpus,
-                   sizer.autoscaling and not p.owned) for p in plans]
-        keep: set[int] = set()
-        for v in (float(g) for g in GRID[::6]):
-            best, best_i = math.inf, 0
-            for i, (per_replica_day, pack, monthly, gpus, scaled) in enumerate(shapes):
-                if scaled:  # as Sizer.size: the diurnal average times the headroom, fractional units
-                    units: float = (max(1.0, v / per_replica_day * headroom) + spare) / pack
-                else:
-                    units = math.ceil((max(1, math.ceil(v * peak / per_replica_day)) + spare) / pack)
-                nodes = math.ceil(units * gpus / 8)
-                amount = units * monthly + max(base + per_node * nodes, floor) * salary + ops * nodes
-                if amount < best:
-                    best, best_i = amount, i
-            keep.add(best_i)
-        return [p for i, p in enumerate(plans) if i in keep]
 
     def rebuilt(self, *, band: Mapping[str, Decimal] | None = None, managed_factor: Decimal | None = None,
                 gpu_factor: Decimal | None = None) -> PricingRun:
@@ -443,11 +383,6 @@ class PricingRun:
         weeks, basis = self._weeks(items.weeks)
         return OptionPrice(line_items=tuple(lines), configuration=config, weeks=weeks, weeks_basis=basis,
                            region=region, variant=variant, latency=latency, notes=notes)
-
-
-def _meeting_latency(plans: list[Plan]) -> list[Plan]:
-    meeting = [p for p in plans if p.capacity.latency_met is True]
-    return meeting or plans
 
 
 def _fleet_text(fleet: Fleet) -> str:

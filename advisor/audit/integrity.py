@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from advisor.audit.fields import decode_fields
 from advisor.audit.merkle import ProofError, leaf_hash, verify_inclusion
 
 
@@ -37,39 +38,6 @@ def integrity_failure(payload: bytes, chain_hash: str, stored_leaf: bytes | None
     return None
 
 
-class _Org(msgspec.Struct):
-    name: Any = None
-
-
-class _Profile(msgspec.Struct):
-    organization: _Org = msgspec.field(default_factory=_Org)
-
-
-class _Versions(msgspec.Struct):
-    rules_digest: Any = None
-    catalog_id: Any = None
-
-
-class _Recommendation(msgspec.Struct):
-    decision: Any = None
-    strength: Any = None
-    versions: _Versions = msgspec.field(default_factory=_Versions)
-    profile: _Profile = msgspec.field(default_factory=_Profile)
-
-
-class _Listed(msgspec.Struct):
-    """The signed fields a listing shows; msgspec skips the rest of the payload without building it."""
-
-    seq: Any = None
-    id: Any = None
-    created_at: Any = None
-    requester: Any = None
-    recommendation: _Recommendation = msgspec.field(default_factory=_Recommendation)
-
-
-_listed = msgspec.json.Decoder(_Listed)
-
-
 def listed_failure(payload: bytes, chain_hash: str, stored_leaf: bytes | None, seq: int,
                    columns: Mapping[str, Any]) -> str | None:
     """Why a listed record must be shown as failed: its bytes against its leaf and chain hash, and the
@@ -78,16 +46,12 @@ def listed_failure(payload: bytes, chain_hash: str, stored_leaf: bytes | None, s
     if reason is not None:
         return reason
     try:
-        signed = _listed.decode(payload)
+        signed = decode_fields(payload)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return f"record {seq}'s stored bytes are not a signed record"
     if signed.seq != seq:
         return f"record {seq} is signed as record {signed.seq!r}"
-    r = signed.recommendation
-    expected = {"id": signed.id, "created_at": signed.created_at, "requester": signed.requester,
-                "organization": r.profile.organization.name, "decision": r.decision, "strength": r.strength,
-                "rules_digest": r.versions.rules_digest, "catalog_id": r.versions.catalog_id}
-    for column, value in expected.items():
-        if columns[column] != value:
+    for column, value in signed.columns():
+        if column in columns and columns[column] != value:
             return f"record {seq}'s column {column} disagrees with its signed payload"
     return None

@@ -11,6 +11,7 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 
 from advisor.audit.canonical import decode_canonical
+from advisor.audit.fields import decode_fields
 from advisor.audit.jws import ACCEPTED_ALGS, RECORD_TYPE
 from advisor.audit.keys import b64url_decode_strict
 from advisor.audit.verify.keys import PublicKey, parse_time
@@ -145,7 +146,7 @@ def _unsigned_record(record: StoredRecord, keys: dict[str, PublicKey], log_name:
     """
     raw = record.payload.encode("utf-8")
     try:
-        signed = _fields.decode(raw)
+        signed = decode_fields(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return _unsigned_record_in_full(record, raw, keys, log_name)
     failures: list[Failure] = []
@@ -197,73 +198,6 @@ def _unsigned_record_in_full(record: StoredRecord, raw: bytes, keys: dict[str, P
     return failures
 
 
-class _Organization(msgspec.Struct):
-    name: Any = None
-
-
-class _Profile(msgspec.Struct):
-    organization: _Organization | None = None
-
-
-class _Versions(msgspec.Struct):
-    rules_digest: Any = None
-    catalog_id: Any = None
-
-
-class _Recommendation(msgspec.Struct):
-    decision: Any = None
-    strength: Any = None
-    supersedes: Any = None
-    versions: _Versions | None = None
-    profile: _Profile | None = None
-
-
-class _Review(msgspec.Struct):
-    verdict: Any = None
-    assessment_id: Any = None
-    organization: Any = None
-    strength: Any = None
-    rules_digest: Any = None
-    catalog_id: Any = None
-
-
-class _Fields(msgspec.Struct):
-    """The signed fields the columns copy (``COLUMN_PATHS``, ``REVIEW_COLUMN_PATHS``), and nothing else."""
-
-    seq: Any = None
-    id: Any = None
-    prev_hash: Any = None
-    created_at: Any = None
-    requester: Any = None
-    key_id: Any = None
-    log: Any = None
-    kind: Any = None
-    recommendation: _Recommendation | None = None
-    review: _Review | None = None
-
-    def columns(self) -> tuple[tuple[str, Any], ...]:
-        envelope = (("id", self.id), ("prev_hash", self.prev_hash), ("created_at", self.created_at),
-                    ("requester", self.requester), ("key_id", self.key_id))
-        if self.kind == "review":
-            v = self.review or _Review()
-            return (*envelope, ("decision", v.verdict), ("organization", v.organization), ("strength", v.strength),
-                    ("rules_digest", v.rules_digest), ("catalog_id", v.catalog_id))
-        r = self.recommendation or _Recommendation()
-        versions, profile = r.versions or _Versions(), r.profile or _Profile()
-        organization = (profile.organization or _Organization()).name
-        return (*envelope, ("organization", organization), ("decision", r.decision), ("strength", r.strength),
-                ("rules_digest", versions.rules_digest), ("catalog_id", versions.catalog_id))
-
-    def record_kind(self) -> str:
-        return "review" if self.kind == "review" else "assessment"
-
-    def subject(self) -> Any:
-        if self.kind == "review":
-            return (self.review or _Review()).assessment_id
-        return (self.recommendation or _Recommendation()).supersedes
-
-
-_fields = msgspec.json.Decoder(_Fields)
 
 
 def _document(raw: bytes, failures: list[Failure]) -> dict[str, Any] | None:

@@ -9,7 +9,9 @@ and every session has bounds so a dead replica cannot hold the chain lock for lo
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -78,6 +80,23 @@ def private_sqlite_files(database: Path) -> None:
             companion.chmod(0o600)
 
 
+def _wal(cursor: Any, attempts: int = 100) -> None:
+    """Put the file in WAL mode, waiting out another process doing the same.
+
+    Switching a file to WAL takes an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy handler, when another connection is switching or recovering it: two servers
+    started together on a new file (seen in the two-server test) then fail to start. Retry briefly.
+    """
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + 0.05 * random.random())
+
+
 def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
     url = normalise_url(settings.database_url)
     if is_sqlite(url):
@@ -94,7 +113,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
             # Autocommit at the driver level; SQLAlchemy's "begin" event issues BEGIN itself.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _wal(cursor)
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")

@@ -62,3 +62,34 @@ def test_an_outage_is_told_apart_from_a_refused_statement() -> None:
     assert not is_outage(refused)
     assert not is_outage(ValueError("not a database error"))
     assert error_name(refused) == "IntegrityError"
+
+
+class _SwitchingElsewhere:
+    """A cursor whose file another process is switching to WAL: "locked" at once, ``busy`` times."""
+
+    def __init__(self, busy: int, message: str = "database is locked") -> None:
+        self.busy, self.message, self.calls = busy, message, 0
+
+    def execute(self, statement: str) -> None:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_switching_to_wal_waits_out_another_process_switching_the_same_file() -> None:
+    from advisor.store.database import _wal
+
+    cursor = _SwitchingElsewhere(busy=3)
+    _wal(cursor)
+    assert cursor.calls == 4
+
+
+def test_switching_to_wal_gives_up_and_other_errors_are_not_retried() -> None:
+    from advisor.store.database import _wal
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _wal(_SwitchingElsewhere(busy=10), attempts=3)
+    broken = _SwitchingElsewhere(busy=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        _wal(broken)
+    assert broken.calls == 1

@@ -66,14 +66,7 @@ class RowSource(NamedTuple):
         columns = ", ".join(COLUMNS)
         last = low
         while True:
-            where, params = [], []
-            if last is not None:
-                where.append("seq > ?")
-                params.append(last)
-            if high is not None:
-                where.append("seq <= ?")
-                params.append(high)
-            condition = f"WHERE {' AND '.join(where)} " if where else ""
+            condition, params = _between("seq", last, high)
             query = f"SELECT {columns} FROM records {condition}ORDER BY seq LIMIT ?"  # noqa: S608 (no input in it)
             rows = conn.execute(self._sql(query), (*params, batch)).fetchall()
             yield from rows
@@ -84,14 +77,7 @@ class RowSource(NamedTuple):
 
     def heads(self, conn: Any, low: int | None, high: int | None) -> list[tuple[int, str]]:
         """The signed tree heads with ``low < size <= high`` (None: unbounded), in size order: one per commit."""
-        where, params = [], []
-        if low is not None:
-            where.append("size > ?")
-            params.append(low)
-        if high is not None:
-            where.append("size <= ?")
-            params.append(high)
-        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        condition, params = _between("size", low, high)
         query = f"SELECT size, note FROM tree_heads {condition}ORDER BY size"  # noqa: S608 (no input in it)
         return [(int(size), str(note)) for size, note in conn.execute(self._sql(query), params).fetchall()]
 
@@ -114,3 +100,15 @@ def row_source(engine: Engine) -> RowSource | None:
         return RowSource("postgresql", postgres={**postgres_connect_args(url.render_as_string(hide_password=False)),
                                                  **params})
     return None
+
+
+def _between(column: str, low: int | None, high: int | None) -> tuple[str, list[int]]:
+    """``WHERE low < column <= high`` (None: unbounded; no WHERE at all when both are), and its parameters."""
+    where, params = [], []
+    if low is not None:
+        where.append(f"{column} > ?")
+        params.append(low)
+    if high is not None:
+        where.append(f"{column} <= ?")
+        params.append(high)
+    return (f"WHERE {' AND '.join(where)} " if where else ""), params

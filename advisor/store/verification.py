@@ -20,6 +20,7 @@ from advisor.audit.verify import (
     StoredHead,
     StoredRecord,
     VerifyResult,
+    interleave,
     load_keys,
     verify_one,
     verify_ranges,
@@ -90,16 +91,8 @@ def database_log(engine: Engine, up_to: int | None = None, batch: int = 1000) ->
     """Every record in seq order and each stored tree head right after the record at its size: what an export
     holds and what the verifier walks, in bounded memory (two keyset reads side by side). Heads past the last
     record read are left out: they are of records appended since, not read here."""
-    heads = iter_heads(engine, up_to, batch)
-    waiting = next(heads, None)
-    for record in database_records(engine, up_to, batch):
-        while waiting is not None and waiting[0] < record.seq:  # a head whose record is missing
-            yield StoredHead(*waiting)
-            waiting = next(heads, None)
-        yield record
-        while waiting is not None and waiting[0] == record.seq:
-            yield StoredHead(*waiting)
-            waiting = next(heads, None)
+    heads = (StoredHead(size, note) for size, note in iter_heads(engine, up_to, batch))
+    return interleave(database_records(engine, up_to, batch), heads, trailing=False)
 
 
 def verify_database(engine: Engine, log_name: str, *, jwks: dict[str, Any] | None = None,

@@ -36,6 +36,7 @@ from advisor.audit.verify.driver import (
     Job,
     RangeSource,
     RunChecker,
+    interleave,
     out_of_place,
     seq_ranges,
     verify_ranges,
@@ -66,6 +67,6 @@ __all__ = [
     "ExportLine", "Failure", "Item", "Job", "JwksError", "KeyStatus", "Kind", "Link", "MalformedExport", "Neighbour",
     "Problem", "PublicKey", "RangeSource", "RecordVerification", "RunChecker", "RunResult", "StoredHead",
     "StoredRecord", "VerifyResult", "b64url_bytes", "check_record", "check_run", "describe", "export_records",
-    "load_keys", "out_of_place", "parse_time", "seq_ranges", "stitch", "verify_one", "verify_ranges",
+    "interleave", "load_keys", "out_of_place", "parse_time", "seq_ranges", "stitch", "verify_one", "verify_ranges",
     "verify_records", "worker_processes",
 ]

@@ -34,17 +34,23 @@ class RangeSource(Protocol):
 Item = StoredRecord | StoredHead  # what a run is made of: records, each commit's signed head after its last record
 
 
-def with_heads(rows: Iterable[tuple[Any, ...]], heads: Sequence[tuple[int, str]]) -> Iterator[Item]:
-    """Records in seq order, each stored head right after the record at its size (or the first one past it)."""
-    waiting = deque(StoredHead(int(size), str(note)) for size, note in heads)
-    for row in rows:
-        record = StoredRecord._make(row)
-        while waiting and waiting[0].size < record.seq:
-            yield waiting.popleft()
+def interleave(records: Iterable[StoredRecord], heads: Iterable[StoredHead], *, trailing: bool = True
+               ) -> Iterator[Item]:
+    """Records in seq order, each stored head right after the record at its size (a head whose record is missing,
+    before the next record); ``trailing``: also the heads past the last record. Both inputs are read lazily."""
+    later = iter(heads)
+    waiting = next(later, None)
+    for record in records:
+        while waiting is not None and waiting.size < record.seq:
+            yield waiting
+            waiting = next(later, None)
         yield record
-        while waiting and waiting[0].size == record.seq:
-            yield waiting.popleft()
-    yield from waiting
+        while waiting is not None and waiting.size == record.seq:
+            yield waiting
+            waiting = next(later, None)
+    if trailing and waiting is not None:
+        yield waiting
+        yield from later
 
 
 SEQ_MAX = 2**63 - 1  # the largest seq a BIGINT column holds
@@ -67,7 +73,9 @@ class RunChecker:
         with self.source.connect() as conn:
             heads = self.source.heads(conn, *bounds)  # one per commit: a few hundred rows at most
             rows = self.source.read(conn, *bounds, batch=self.batch)
-            return check_run(with_heads(rows, heads), self.keys, self.log_name, self.anchors)
+            stored_heads = (StoredHead(int(size), str(note)) for size, note in heads)
+            items = interleave(map(StoredRecord._make, rows), stored_heads)
+            return check_run(items, self.keys, self.log_name, self.anchors)
 
 
 _worker: list[RunChecker] = []  # a worker process's own

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -159,16 +160,7 @@ def _unsigned_record(record: StoredRecord, keys: dict[str, PublicKey], log_name:
                                 f"the record at position {record.seq} is signed as record {signed.seq!r}"))
     if hashlib.sha256(raw).hexdigest() != record.hash:
         failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
-    for column, value in signed.columns():
-        stored = getattr(record, column)
-        if stored is not None and value != stored:
-            failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
-                                                         f"says {value!r}"))
-    if record.kind is not None:  # a database row (an export line carries no columns)
-        for column, value in (("kind", signed.record_kind()), ("subject", signed.subject())):
-            if getattr(record, column) != value:
-                failures.append(Failure("columns", "edited", f"column {column} is {getattr(record, column)!r}, "
-                                                             f"the signed payload says {value!r}"))
+    _columns(record, signed.columns(), (signed.record_kind(), signed.subject()), failures)
     if log_name is not None and signed.log != log_name:
         failures.append(Failure("origin", "forged", f"a record of log {signed.log!r}, not {log_name!r}"))
     if key is not None:
@@ -196,8 +188,6 @@ def _unsigned_record_in_full(record: StoredRecord, raw: bytes, keys: dict[str, P
         if key is not None:
             failures.extend(_window(key, _signed(document, "created_at")))
     return failures
-
-
 
 
 def _document(raw: bytes, failures: list[Failure]) -> dict[str, Any] | None:
@@ -229,16 +219,25 @@ def _signed_copies(record: StoredRecord, raw: bytes, document: dict[str, Any] | 
         failures.append(Failure("hash", "edited", "the payload does not hash to the stored hash"))
     if document is None:
         return
-    for column, path in REVIEW_COLUMN_PATHS if document.get("kind") == "review" else COLUMN_PATHS:
+    paths = REVIEW_COLUMN_PATHS if document.get("kind") == "review" else COLUMN_PATHS
+    _columns(record, [(column, _signed(document, *path)) for column, path in paths], _kind_and_subject(document),
+             failures)
+
+
+def _columns(record: StoredRecord, signed: Iterable[tuple[str, Any]], kind_and_subject: tuple[str, Any],
+             failures: list[Failure]) -> None:
+    """The stored copies against the values signed: each column stored, and (a database row; an export line
+    carries no columns) the record's kind and subject."""
+    for column, value in signed:
         stored = getattr(record, column)
-        if stored is not None and _signed(document, *path) != stored:
+        if stored is not None and value != stored:
             failures.append(Failure("columns", "edited", f"column {column} is {stored!r}, the signed payload "
-                                                         f"says {_signed(document, *path)!r}"))
-    if record.kind is not None:  # a database row (an export line carries no columns)
-        for column, signed in zip(("kind", "subject"), _kind_and_subject(document), strict=True):
-            if getattr(record, column) != signed:
+                                                         f"says {value!r}"))
+    if record.kind is not None:
+        for column, value in zip(("kind", "subject"), kind_and_subject, strict=True):
+            if getattr(record, column) != value:
                 failures.append(Failure("columns", "edited", f"column {column} is {getattr(record, column)!r}, "
-                                                             f"the signed payload says {signed!r}"))
+                                                             f"the signed payload says {value!r}"))
 
 
 def _origin(header: dict[str, Any], document: dict[str, Any], log_name: str | None) -> list[Failure]:

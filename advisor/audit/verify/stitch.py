@@ -31,6 +31,7 @@ class RunResult(NamedTuple):
     heads: list[VerifiedHead] = []  # the signed tree heads stored among them, signatures verified
     pending: Pending | None = None  # the first record without a JWS after the run's last head
 
+
 def describe(failures: Sequence[Failure]) -> str:
     return "; ".join(dict.fromkeys(f.detail for f in failures))
 

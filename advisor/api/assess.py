@@ -134,17 +134,16 @@ async def served(repository: Repository, record_id: str, minimal: bool, accepts_
                  appended: bytes | None = None) -> tuple[bytes, dict[str, str]]:
     """A record's body as served, whole or minimal: ``appended`` (a record just appended, built from what the
     writer wrote: no read, and no review or reassessment can name it yet), else read back and checked."""
-    if appended is not None:
-        body = appended
-        status: Status = status_of([], accepts_required, False)
-    else:
-        read = await anyio.to_thread.run_sync(repository.get, record_id)
-        if read is None:  # pragma: no cover - the record committed before this is asked
+    body = appended
+    if body is None:
+        body = await anyio.to_thread.run_sync(repository.get, record_id)
+        if body is None:  # pragma: no cover - the record committed before this is asked
             raise StoreUnavailable(f"record {record_id} is not readable yet")
-        body = read
-        if not minimal:
-            status = (await anyio.to_thread.run_sync(repository.statuses, [record_id], accepts_required))[record_id]
     if not minimal:
+        if appended is not None:
+            status: Status = status_of([], accepts_required, False)
+        else:
+            status = (await anyio.to_thread.run_sync(repository.statuses, [record_id], accepts_required))[record_id]
         return with_status(body, status), {}
     return msgspec.json.encode(_minimal.decode(body)), {"Preference-Applied": "return=minimal"}
 

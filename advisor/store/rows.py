@@ -74,7 +74,6 @@ class RowSource(NamedTuple):
                 return
             last = rows[-1][0]
 
-
     def heads(self, conn: Any, low: int | None, high: int | None) -> list[tuple[int, str]]:
         """The signed tree heads with ``low < size <= high`` (None: unbounded), in size order: one per commit."""
         condition, params = _between("size", low, high)
